@@ -1,0 +1,30 @@
+"""Signals: PDQ (plain and canonical sticker PDQ), MD5 and SHA-256.
+
+Public surface::
+
+    hash_bytes(data, *, name, limits) -> MediaSignals   # decode + hash every signal
+    hash_image(image) -> (pdq_hex, quality)              # plain PDQ, after Meta's reference
+    canonicalize(image) -> Image | None                  # sticker canonical form
+    hamming(a_hex, b_hex) -> int                         # distance in bits
+    SIGNAL_TYPES: dict[name, SignalType]                 # "pdq", "sticker_pdq", "md5", "sha256"
+"""
+
+from .types import FrameSignals, MediaSignals
+from .base import SIGNAL_TYPES, SignalType, hamming, signal_type
+from .pdq import hash_image, hash_image_dihedral
+from .canonical import canonicalize
+from .hasher import hash_bytes, hash_file
+
+__all__ = [
+    "SIGNAL_TYPES",
+    "FrameSignals",
+    "MediaSignals",
+    "SignalType",
+    "canonicalize",
+    "hamming",
+    "hash_bytes",
+    "hash_file",
+    "hash_image",
+    "hash_image_dihedral",
+    "signal_type",
+]

@@ -1,0 +1,99 @@
+"""SQLAlchemy 2 models: banks, their content items, and the signals (hashes) they hold.
+
+One schema for SQLite and PostgreSQL; changes go through Alembic migrations in
+``store/migrations`` (never ``create_all`` outside tests of the migration itself).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every stickerguard table."""
+
+
+class Bank(Base):
+    """A named hash list with labels and a match threshold.
+
+    Columns: ``name`` (unique, 1-100 chars), ``labels`` (JSON list of str, e.g.
+    ``["csam", "A1"]``), ``threshold`` (PDQ match distance in bits, 0..256, default 31),
+    ``enabled``, ``created_at`` (UTC).
+    """
+
+    __tablename__ = "banks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    labels: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    threshold: Mapped[int] = mapped_column(Integer, nullable=False, default=31)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=_now)
+
+    contents: Mapped[list["BankContent"]] = relationship(
+        back_populates="bank", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class BankContent(Base):
+    """One item in a bank: a sticker or image (all its signals), or a hash-list entry.
+
+    Columns: ``name`` (file name or hash-list reference), ``source`` (path or hash-list
+    file it came from), ``pack`` (pack identifier/name, if any), ``animated``,
+    ``frame_count`` (sampled frames hashed, 1 for static), ``labels`` (JSON list, in
+    addition to the bank's), ``note``, ``created_at``.
+    """
+
+    __tablename__ = "bank_contents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), nullable=False, index=True)
+    name: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[str | None] = mapped_column(Text)
+    pack: Mapped[str | None] = mapped_column(String(500))
+    animated: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    frame_count: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    labels: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=_now)
+
+    bank: Mapped[Bank] = relationship(back_populates="contents")
+    signals: Mapped[list["BankSignal"]] = relationship(
+        back_populates="content", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class BankSignal(Base):
+    """One hash of a content item.
+
+    Columns: ``signal_type`` (``pdq``, ``sticker_pdq``, ``md5``, ``sha256``), ``value``
+    (lowercase hex), ``frame_index`` (source frame for animations, else 0),
+    ``quality`` (PDQ quality 0..100, null when unknown, e.g. imported hash lists),
+    ``category``/``collab``/``tags`` (from python-threatexchange CSV or header CSV).
+    ``bank_id`` is denormalised for fast per-bank loading.
+    """
+
+    __tablename__ = "bank_signals"
+    __table_args__ = (Index("ix_bank_signals_type_value", "signal_type", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), nullable=False, index=True)
+    content_id: Mapped[int] = mapped_column(
+        ForeignKey("bank_contents.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    signal_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    value: Mapped[str] = mapped_column(String(128), nullable=False)
+    frame_index: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    quality: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(200))
+    collab: Mapped[str | None] = mapped_column(String(200))
+    tags: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+
+    content: Mapped[BankContent] = relationship(back_populates="signals")
