@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -16,8 +16,21 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: Constraint names are fixed so that Alembic migrations (and SQLite batch mode) can
+#: refer to them identically on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
 class Base(DeclarativeBase):
-    """Declarative base of every stickerguard table."""
+    """Declarative base of every stickerguard table (metadata uses ``NAMING_CONVENTION``)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class Bank(Base):

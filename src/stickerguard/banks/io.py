@@ -1,0 +1,220 @@
+"""Filling banks (hash lists, hashed stickers) and exporting them as hash lists."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from ..errors import HashListError
+from ..signals.base import SIGNAL_TYPES, signal_type
+from ..store.db import Database
+from ..store.models import BankContent, BankSignal
+from .formats import HashRecord, get_format
+from .ops import bank_row
+
+if TYPE_CHECKING:  # annotations only: banks never decodes or hashes media itself
+    from ..media.types import Sticker
+    from ..signals.types import MediaSignals
+
+CHUNK = 5_000  # contents per bulk INSERT (their signals go in the same round)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What one import added.
+
+    Attributes:
+        path: the hash-list file as given (None for :func:`add_media`).
+        records: BankContent rows added (hash-list entries, or stickers).
+        by_type: signals added by type, e.g. ``{"md5": 2, "pdq": 3}``.
+    """
+
+    path: str | None
+    records: int
+    by_type: dict[str, int] = field(default_factory=dict)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_Item = tuple[dict, list[dict]]  # (BankContent values, [BankSignal values])
+
+
+def _batched(it: Iterable, n: int) -> Iterator[list]:
+    it = iter(it)
+    while chunk := list(islice(it, n)):
+        yield chunk
+
+
+def _insert_items(s: Session, bank_id: int, items: Iterable[_Item]) -> tuple[int, Counter]:
+    """Bulk-insert contents then their signals, ``CHUNK`` contents per round trip."""
+    contents = 0
+    by_type: Counter = Counter()
+    contents_t, signals_t = BankContent.__table__, BankSignal.__table__
+    for chunk in _batched(items, CHUNK):
+        now = datetime.now(timezone.utc)
+        rows = [{**c, "bank_id": bank_id, "created_at": now} for c, _ in chunk]
+        ids = s.execute(
+            insert(contents_t).returning(contents_t.c.id, sort_by_parameter_order=True), rows
+        ).scalars().all()
+        sig_rows = []
+        for content_id, (_, sigs) in zip(ids, chunk):
+            for sig in sigs:
+                sig_rows.append({**sig, "bank_id": bank_id, "content_id": content_id})
+                by_type[sig["signal_type"]] += 1
+        if sig_rows:
+            s.execute(insert(signals_t), sig_rows)
+        contents += len(chunk)
+    return contents, by_type
+
+
+def _record_item(rec: HashRecord, name: str, source: str) -> _Item:
+    content = {
+        "name": rec.name or f"{name}:{rec.line}",
+        "source": source,
+        "pack": None,
+        "animated": False,
+        "frame_count": 1,
+        "labels": [rec.category] if rec.category else [],
+        "note": None,
+    }
+    signal = {
+        "signal_type": rec.signal_type,
+        "value": rec.value,
+        "frame_index": rec.frame_index,
+        "quality": rec.quality,
+        "category": rec.category,
+        "collab": rec.collab,
+        "tags": list(rec.tags),
+    }
+    return content, [signal]
+
+
+def import_hash_list(db: Database, bank: str, path: str | Path, *, format: str = "auto") -> ImportResult:
+    """Import every hash of a hash-list file into bank ``bank``, all or nothing.
+
+    The whole file is validated first (a bad line raises HashListError, e.g.
+    ``bad.txt:3: not a 64-hex-digit pdq hash: 'zz'``, before anything is written);
+    then one BankContent (named by the record's ``name`` or ``<file name>:<line>``;
+    ``labels`` = ``[category]`` when set) and one BankSignal per record are bulk
+    inserted in ONE transaction. ``format``: ``auto`` (sniffed from the content),
+    ``lines``, ``te-csv`` or ``csv``. Raises BankError for an unknown bank.
+    """
+    source = str(path)
+    fmt = get_format(format, path)
+    with db.session() as s:
+        bank_row(s, bank)  # fail on an unknown bank before reading a million lines
+    checked = sum(1 for _ in fmt.read(path))  # pass 1: validate only, O(1) memory
+    fname = Path(path).name
+    with db.session() as s:
+        bank_id = bank_row(s, bank).id
+        records, by_type = _insert_items(s, bank_id, (_record_item(r, fname, source) for r in fmt.read(path)))
+        if records != checked:  # the file changed between the passes: roll back
+            raise HashListError(f"file changed while importing: {checked} then {records} records", path=source)
+    return ImportResult(source, records, dict(sorted(by_type.items())))
+
+
+def _media_item(sticker: Sticker, sig: MediaSignals) -> _Item:
+    content = {
+        "name": sticker.name,
+        "source": sticker.path,
+        "pack": sticker.pack.identifier or sticker.pack.name,
+        "animated": bool(sig.animated),
+        "frame_count": len(sig.frames),
+        "labels": [],
+        "note": None,
+    }
+    base = {"frame_index": 0, "quality": None, "category": None, "collab": None, "tags": []}
+    signals = [
+        {**base, "signal_type": "md5", "value": SIGNAL_TYPES["md5"].validate(sig.md5)},
+        {**base, "signal_type": "sha256", "value": SIGNAL_TYPES["sha256"].validate(sig.sha256)},
+    ]
+    for f in sig.frames:
+        signals.append(
+            {**base, "signal_type": "pdq", "value": SIGNAL_TYPES["pdq"].validate(f.pdq), "frame_index": f.index, "quality": f.quality}
+        )
+        if f.canonical_pdq is not None:
+            signals.append(
+                {
+                    **base,
+                    "signal_type": "sticker_pdq",
+                    "value": SIGNAL_TYPES["sticker_pdq"].validate(f.canonical_pdq),
+                    "frame_index": f.index,
+                    "quality": f.canonical_quality,
+                }
+            )
+    return content, signals
+
+
+def add_media(db: Database, bank: str, items: Iterable[tuple[Sticker, MediaSignals]]) -> ImportResult:
+    """Add already-hashed stickers to bank ``bank`` in ONE transaction.
+
+    Each ``(Sticker, MediaSignals)`` becomes one BankContent (``name`` = sticker name,
+    ``source`` = its path, ``pack`` = pack identifier, ``animated``, ``frame_count`` =
+    hashed frames) with signals ``md5``, ``sha256`` and, per frame, ``pdq`` and
+    ``sticker_pdq`` (skipped when the canonical hash is None) with that frame's index
+    and quality. Raises BankError (unknown bank) or ValueError (a malformed hash).
+    """
+    with db.session() as s:
+        bank_id = bank_row(s, bank).id
+        records, by_type = _insert_items(s, bank_id, (_media_item(st, sg) for st, sg in items))
+    return ImportResult(None, records, dict(sorted(by_type.items())))
+
+
+def bank_records(db: Database, bank: str, *, signal_types: Iterable[str] | None = None) -> Iterator[HashRecord]:
+    """The signals of bank ``bank`` as HashRecords (``name`` = content name), by signal id.
+
+    Raises BankError for an unknown bank or KeyError for an unknown signal type.
+    """
+    types = None if signal_types is None else [signal_type(t).name for t in signal_types]
+    with db.session() as s:
+        bank_id = bank_row(s, bank).id
+    stmt = (
+        select(
+            BankSignal.signal_type,
+            BankSignal.value,
+            BankSignal.category,
+            BankSignal.collab,
+            BankSignal.tags,
+            BankContent.name,
+            BankSignal.frame_index,
+            BankSignal.quality,
+        )
+        .join(BankContent, BankSignal.content_id == BankContent.id)
+        .where(BankSignal.bank_id == bank_id)
+        .order_by(BankSignal.id)
+    )
+    if types is not None:
+        stmt = stmt.where(BankSignal.signal_type.in_(types))
+    return _stream_records(db, stmt)
+
+
+def _stream_records(db: Database, stmt) -> Iterator[HashRecord]:
+    with db.engine.connect() as conn:
+        for st, value, cat, collab, tags, name, frame, quality in conn.execution_options(yield_per=10_000).execute(stmt):
+            yield HashRecord(st, value, cat, collab, tuple(tags), name, frame, quality)
+
+
+def export_hash_list(
+    db: Database,
+    bank: str,
+    fh: TextIO,
+    *,
+    format: str = "lines",
+    signal_types: Iterable[str] | None = None,
+) -> int:
+    """Write bank ``bank`` to text handle ``fh`` as a hash list; returns lines written.
+
+    ``format``: ``lines`` (type and hash only), ``te-csv`` (threatexchange names:
+    md5 -> video_md5, sha256 -> video_sha256) or ``csv`` (every field, content name
+    included). ``signal_types`` limits the export, e.g. ``["pdq"]``. Open ``fh`` with
+    ``newline=""``. Raises BankError (unknown bank) or HashListError (unknown format).
+    """
+    return get_format(format).write(bank_records(db, bank, signal_types=signal_types), fh)
