@@ -2,9 +2,25 @@
 
 Public surface::
 
-    Matcher.from_db(db, banks=None) -> Matcher
-    Matcher.match(signals: MediaSignals) -> list[Match]
-    Matcher.match_hash(signal_type, value) -> list[Match]
-    scan(paths, matcher, ...) -> Iterator[ScanResult]
+    Matcher.from_rows(rows, *, min_quality=50, frame_match_ratio=0.8) -> Matcher
+    Matcher.from_db(db, banks=None, **options) -> Matcher
+    Matcher.match(signals: MediaSignals, *, banks=None) -> list[Match]
+    Matcher.match_hash(signal_type, value, *, banks=None) -> list[Match]
+    Matcher.stats() -> {bank: {threshold, contents, signals: {type: n}, skipped_low_quality}}
+    BankSignalRow, Match, FramesMatched             # data shapes (match/types.py)
+    scan(paths, matcher, ...) -> Iterator[ScanResult]  # scan.py, by the lead
 """
 # OWNER: index/match helper (Matcher, Match); scan.py by the lead.
+
+from .matcher import DEFAULT_FRAME_MATCH_RATIO, DEFAULT_MIN_QUALITY, DIHEDRAL_NAMES, Matcher
+from .types import BankSignalRow, FramesMatched, Match
+
+__all__ = [
+    "DEFAULT_FRAME_MATCH_RATIO",
+    "DEFAULT_MIN_QUALITY",
+    "DIHEDRAL_NAMES",
+    "BankSignalRow",
+    "FramesMatched",
+    "Match",
+    "Matcher",
+]

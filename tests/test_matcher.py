@@ -1,0 +1,334 @@
+"""Matcher: exact, perceptual, dihedral, canonical, animation rule, bank filters.
+
+Hashes are random 256-bit values from a seeded generator with exactly k bits flipped,
+so every expected distance is known; unrelated random hashes are ~128 bits apart.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from stickerguard.errors import BankError
+from stickerguard.match import DIHEDRAL_NAMES, BankSignalRow, FramesMatched, Match, Matcher
+from stickerguard.signals.types import FrameSignals, MediaSignals
+
+MD5 = "0123456789abcdef0123456789abcdef"
+SHA = "ab" * 32
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(7)
+
+
+def rand(rng) -> str:
+    return rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()
+
+
+def flip(h: str, k: int, rng) -> str:
+    n = int(h, 16)
+    for bit in rng.choice(256, size=k, replace=False):
+        n ^= 1 << int(bit)
+    return f"{n:064x}"
+
+
+_ids = iter(range(1, 10_000))
+_bank_ids: dict[str, int] = {}
+
+
+def row(value, *, signal_type="pdq", bank="b1", threshold=31, content_id=1,
+        frame_count=1, frame_index=0, quality=None, labels=("csam",), content_labels=(),
+        enabled=True, name="s.webp", pack="pack-a") -> BankSignalRow:
+    return BankSignalRow(
+        signal_id=next(_ids), bank_id=_bank_ids.setdefault(bank, len(_bank_ids) + 1),
+        bank_name=bank, bank_threshold=threshold, bank_labels=list(labels),
+        content_id=content_id, content_name=name, content_pack=pack,
+        content_labels=list(content_labels), content_frame_count=frame_count,
+        animated=frame_count > 1, signal_type=signal_type, value=value,
+        frame_index=frame_index, quality=quality, bank_enabled=enabled)
+
+
+def frame(pdq, *, index=0, quality=90, canonical=None, cq=0, dihedral=(), cdihedral=()):
+    return FrameSignals(index=index, timestamp_ms=index * 100.0, pdq=pdq, quality=quality,
+                        canonical_pdq=canonical, canonical_quality=cq,
+                        pdq_dihedral=tuple(dihedral), canonical_dihedral=tuple(cdihedral))
+
+
+def media(*frames, md5=MD5, sha256=SHA) -> MediaSignals:
+    return MediaSignals(md5=md5, sha256=sha256, format="webp", width=512, height=512,
+                        animated=len(frames) > 1, frame_count=len(frames),
+                        duration_ms=100.0 * (len(frames) - 1), frames=list(frames))
+
+
+def test_threshold_inclusive_31_vs_32(rng):
+    h = rand(rng)
+    m = Matcher.from_rows([row(h)])
+    hit = m.match(media(frame(flip(h, 31, rng))))
+    assert [(x.distance, x.threshold, x.signal_type, x.query_signal) for x in hit] == [
+        (31, 31, "pdq", "pdq")]
+    assert m.match(media(frame(flip(h, 32, rng)))) == []
+
+
+def test_match_fields_and_json(rng):
+    h = rand(rng)
+    m = Matcher.from_rows([row(h, labels=("csam", "A1"), content_labels=("A1", "tg"),
+                               content_id=42, name="cat.webp", pack="cats")])
+    q = flip(h, 3, rng)
+    [hit] = m.match(media(frame(q, index=0)))
+    assert hit == Match(bank="b1", bank_labels=("csam", "A1"), content_id=42,
+                        content_name="cat.webp", content_pack="cats",
+                        labels=("csam", "A1", "tg"), signal_type="pdq", query_signal="pdq",
+                        distance=3, threshold=31, value=h, query_frame=0,
+                        transform="identity", frames_matched=FramesMatched(1, 1, 1, 1))
+    d = json.loads(json.dumps(hit.to_dict()))
+    assert d["labels"] == ["csam", "A1", "tg"]
+    assert d["frames_matched"] == {"query_matched": 1, "query_total": 1,
+                                   "bank_matched": 1, "bank_total": 1}
+
+
+def test_per_bank_threshold(rng):
+    h = rand(rng)
+    m = Matcher.from_rows([row(h, bank="strict", threshold=10),
+                           row(h, bank="loose", threshold=31, content_id=2)])
+    q = flip(h, 20, rng)
+    assert [(x.bank, x.distance, x.threshold) for x in m.match(media(frame(q)))] == [
+        ("loose", 20, 31)]
+    q10 = flip(h, 10, rng)
+    assert [(x.bank, x.distance) for x in m.match(media(frame(q10)))] == [
+        ("loose", 10), ("strict", 10)]
+
+
+def test_dihedral_variant_reported(rng):
+    h = rand(rng)
+    variants = [rand(rng) for _ in range(8)]
+    variants[3] = flip(h, 2, rng)
+    m = Matcher.from_rows([row(h)])
+    [hit] = m.match(media(frame(variants[0], dihedral=variants)))
+    assert (hit.distance, hit.transform, hit.query_signal) == (2, DIHEDRAL_NAMES[3], "pdq")
+    assert len(set(DIHEDRAL_NAMES)) == 8 and DIHEDRAL_NAMES[0] == "identity"
+
+
+def test_tie_prefers_identity_then_lower_distance(rng):
+    h = rand(rng)
+    variants = [rand(rng) for _ in range(8)]
+    variants[0] = variants[5] = flip(h, 4, rng)  # symmetric image: same hash twice
+    variants[6] = flip(h, 1, rng)
+    m = Matcher.from_rows([row(h)])
+    [hit] = m.match(media(frame(variants[0], dihedral=variants)))
+    assert (hit.distance, hit.transform) == (1, DIHEDRAL_NAMES[6])
+    variants[6] = rand(rng)
+    [hit] = m.match(media(frame(variants[0], dihedral=variants)))
+    assert (hit.distance, hit.transform) == (4, "identity")
+
+
+def test_exact_md5_and_sha256(rng):
+    m = Matcher.from_rows([row(MD5, signal_type="md5", content_id=1),
+                           row(SHA, signal_type="sha256", content_id=2, bank="b2"),
+                           row("f" * 32, signal_type="md5", content_id=3)])
+    hits = m.match(media(frame(rand(rng))))
+    assert [(x.bank, x.content_id, x.signal_type, x.query_signal, x.distance, x.threshold,
+             x.query_frame, x.transform) for x in hits] == [
+        ("b1", 1, "md5", "md5", 0, 0, None, "identity"),
+        ("b2", 2, "sha256", "sha256", 0, 0, None, "identity")]
+    assert m.match(media(frame(rand(rng)), md5="e" * 32, sha256="e" * 64)) == []
+
+
+def test_exact_beats_perceptual_on_same_content(rng):
+    h = rand(rng)
+    m = Matcher.from_rows([row(h, content_id=9), row(MD5, signal_type="md5", content_id=9)])
+    [hit] = m.match(media(frame(h)))  # distance 0 both ways: exact wins the tie
+    assert (hit.signal_type, hit.distance, hit.frames_matched) == ("md5", 0, (1, 1, 1, 1))
+
+
+def test_canonical_matching_rules(rng):
+    sticker = rand(rng)   # bank canonical (sticker_pdq) hash
+    plain = rand(rng)     # bank plain hash of another item
+    m = Matcher.from_rows([row(sticker, signal_type="sticker_pdq", content_id=1),
+                           row(plain, signal_type="pdq", content_id=2)])
+    # canonical query vs bank sticker_pdq
+    [hit] = m.match(media(frame(rand(rng), canonical=flip(sticker, 5, rng), cq=80)))
+    assert (hit.content_id, hit.signal_type, hit.query_signal, hit.distance) == (
+        1, "sticker_pdq", "sticker_pdq", 5)
+    # canonical query vs bank plain pdq (hash lists only carry plain PDQ)
+    [hit] = m.match(media(frame(rand(rng), canonical=flip(plain, 6, rng), cq=80)))
+    assert (hit.content_id, hit.signal_type, hit.query_signal, hit.distance) == (
+        2, "pdq", "sticker_pdq", 6)
+    # plain query vs bank sticker_pdq is deliberately not compared
+    assert m.match(media(frame(flip(sticker, 1, rng)))) == []
+
+
+def test_plain_preferred_over_canonical_at_equal_distance(rng):
+    h = rand(rng)
+    m = Matcher.from_rows([row(h)])
+    [hit] = m.match(media(frame(h, canonical=h, cq=90)))
+    assert hit.query_signal == "pdq"
+
+
+def _animated_bank(rng, n=5):
+    frames = [rand(rng) for _ in range(n)]
+    rows = [row(f, content_id=7, frame_count=n, frame_index=i, quality=90)
+            for i, f in enumerate(frames)]
+    return frames, Matcher.from_rows(rows)
+
+
+def test_animation_four_of_five_frames_match(rng):
+    bank, m = _animated_bank(rng)
+    q = [frame(flip(bank[i], 5 + i, rng), index=i * 2) for i in range(4)]
+    q.append(frame(rand(rng), index=8))
+    [hit] = m.match(media(*q))
+    assert hit.frames_matched == FramesMatched(4, 5, 4, 5)
+    assert (hit.distance, hit.query_frame) == (5, 0)
+
+
+def test_animation_three_of_five_frames_fail(rng):
+    bank, m = _animated_bank(rng)
+    q = [frame(flip(bank[i], 5, rng), index=i) for i in range(3)]
+    q += [frame(rand(rng), index=3), frame(rand(rng), index=4)]
+    assert m.match(media(*q)) == []
+
+
+def test_animation_query_side_ratio_fails(rng):
+    bank, m = _animated_bank(rng)
+    # all 5 bank frames found, but only in 5 of the query's 10 frames
+    q = [frame(flip(bank[i], 2, rng), index=i) for i in range(5)]
+    q += [frame(rand(rng), index=5 + i) for i in range(5)]
+    assert m.match(media(*q)) == []
+    lenient = Matcher.from_rows(
+        [row(b, content_id=7, frame_count=5, frame_index=i) for i, b in enumerate(bank)],
+        frame_match_ratio=0.5)
+    [hit] = lenient.match(media(*q))
+    assert hit.frames_matched == FramesMatched(5, 10, 5, 5)
+
+
+def test_static_bank_item_matched_by_one_animation_frame(rng):
+    h = rand(rng)
+    m = Matcher.from_rows([row(h)])
+    q = [frame(rand(rng), index=0), frame(flip(h, 9, rng), index=1),
+         frame(flip(h, 4, rng), index=2), frame(rand(rng), index=3)]
+    [hit] = m.match(media(*q))
+    assert (hit.distance, hit.query_frame, hit.frames_matched) == (4, 2, (2, 4, 1, 1))
+
+
+def test_disabled_and_filtered_banks(rng):
+    h = rand(rng)
+    m = Matcher.from_rows([row(h, bank="on", content_id=1),
+                           row(h, bank="off", content_id=2, enabled=False),
+                           row(h, bank="other", content_id=3, threshold=5)])
+    assert m.banks == ["on", "other"]
+    assert [x.bank for x in m.match(media(frame(h)))] == ["on", "other"]
+    assert [x.bank for x in m.match(media(frame(h)), banks=["other"])] == ["other"]
+    # radius comes from the banks in scope: 'other' alone (5 bits) misses a 20-bit copy
+    assert m.match(media(frame(flip(h, 20, rng))), banks=["other"]) == []
+    with pytest.raises(BankError, match=r"^bank 'off' is not loaded \(unknown, disabled or "
+                                        r"without signals\); loaded: on, other$"):
+        m.match(media(frame(h)), banks=["off"])
+
+
+def test_low_quality_skipped_both_sides(rng):
+    good, weak, unknown = rand(rng), rand(rng), rand(rng)
+    m = Matcher.from_rows([row(good, content_id=1, quality=50),
+                           row(weak, content_id=2, quality=49),
+                           row(unknown, content_id=3, quality=None)])
+    assert m.stats()["b1"]["skipped_low_quality"] == 1
+    assert [x.content_id for x in m.match(media(frame(weak)))] == []
+    assert [x.content_id for x in m.match(media(frame(unknown)))] == [3]
+    assert [x.content_id for x in m.match(media(frame(good, quality=50)))] == [1]
+    assert m.match(media(frame(good, quality=49))) == []
+    assert [x.content_id for x in m.match(media(frame(good, quality=49, canonical=good, cq=50)))] == [1]
+    relaxed = Matcher.from_rows([row(weak, quality=49)], min_quality=0)
+    assert len(relaxed.match(media(frame(weak, quality=10)))) == 1
+
+
+def test_sorted_by_distance_bank_content(rng):
+    h = rand(rng)
+    m = Matcher.from_rows([row(flip(h, 7, rng), bank="a", content_id=5),
+                           row(flip(h, 3, rng), bank="z", content_id=1),
+                           row(flip(h, 7, rng), bank="a", content_id=2),
+                           row(flip(h, 7, rng), bank="b", content_id=1)])
+    assert [(x.distance, x.bank, x.content_id) for x in m.match(media(frame(h)))] == [
+        (3, "z", 1), (7, "a", 2), (7, "a", 5), (7, "b", 1)]
+
+
+def test_one_match_per_content(rng):
+    h = rand(rng)
+    m = Matcher.from_rows([row(flip(h, 8, rng), content_id=1),
+                           row(flip(h, 2, rng), content_id=1, signal_type="sticker_pdq"),
+                           row(flip(h, 6, rng), content_id=1)])
+    [hit] = m.match(media(frame(h, canonical=h, cq=70)))
+    assert (hit.distance, hit.signal_type, hit.query_signal) == (2, "sticker_pdq", "sticker_pdq")
+
+
+def test_match_hash(rng):
+    h = rand(rng)
+    m = Matcher.from_rows([row(h, content_id=1), row(h, signal_type="sticker_pdq", content_id=2),
+                           row(MD5, signal_type="md5", content_id=3)])
+    q = flip(h, 12, rng)
+    assert [(x.content_id, x.distance, x.query_frame) for x in m.match_hash("pdq", q.upper())] == [
+        (1, 12, None)]
+    assert [x.content_id for x in m.match_hash("sticker_pdq", q)] == [1, 2]
+    assert [x.content_id for x in m.match_hash("md5", MD5.upper())] == [3]
+    assert m.match_hash("sha256", SHA) == []
+    with pytest.raises(ValueError, match=r"^unknown signal type 'phash'; known: pdq, sticker_pdq, md5, sha256$"):
+        m.match_hash("phash", h)
+    with pytest.raises(ValueError, match=r"^not a 64-hex-digit pdq hash: 'abc'$"):
+        m.match_hash("pdq", "abc")
+
+
+def test_match_hash_ignores_animation_rule(rng):
+    bank, m = _animated_bank(rng)
+    [hit] = m.match_hash("pdq", bank[2])
+    assert hit.frames_matched == FramesMatched(1, 1, 1, 5)
+
+
+def test_stats(rng):
+    m = Matcher.from_rows([row(rand(rng), content_id=1), row(rand(rng), content_id=1, frame_index=1),
+                           row(MD5, signal_type="md5", content_id=2),
+                           row(rand(rng), bank="b2", threshold=20, content_id=3, quality=10)])
+    assert m.stats() == {
+        "b1": {"threshold": 31, "contents": 2, "signals": {"md5": 1, "pdq": 2},
+               "skipped_low_quality": 0},
+        "b2": {"threshold": 20, "contents": 1, "signals": {}, "skipped_low_quality": 1},
+    }
+    assert len(m) == 3
+
+
+def test_from_rows_rejects_bad_rows(rng):
+    h = rand(rng)
+    r = row(h)
+    with pytest.raises(BankError, match=r"^signal \d+ \(bank 'b1'\): signal id given twice$"):
+        Matcher.from_rows([r, r])
+    with pytest.raises(BankError, match=r"unknown signal type 'phash'; known: pdq, sticker_pdq"):
+        Matcher.from_rows([row(h, signal_type="phash")])
+    with pytest.raises(BankError, match=r"not a 32-hex-digit md5 hash: 'xyz'$"):
+        Matcher.from_rows([row("xyz", signal_type="md5")])
+    with pytest.raises(BankError, match=r"bank threshold must be 0..256 bits, saw 300$"):
+        Matcher.from_rows([row(h, threshold=300)])
+    with pytest.raises(BankError, match=r"bank threshold 20 differs from 31"):
+        Matcher.from_rows([row(h, content_id=1), row(h, content_id=2, threshold=20)])
+    with pytest.raises(ValueError, match=r"^frame_match_ratio must be in \(0, 1\], saw 0$"):
+        Matcher.from_rows([], frame_match_ratio=0)
+
+
+def test_from_db_uses_banks_iter(monkeypatch, rng):
+    import importlib
+
+    banks_mod = importlib.import_module("stickerguard.banks")
+    h = rand(rng)
+    seen = {}
+
+    def fake_iter(db, bank_names=None):
+        seen["args"] = (db, bank_names)
+        return iter([row(h)])
+
+    monkeypatch.setattr(banks_mod, "iter_bank_signals", fake_iter, raising=False)
+    m = Matcher.from_db("DB", ["b1"], min_quality=60)
+    assert seen["args"] == ("DB", ["b1"])
+    assert m.min_quality == 60 and len(m.match(media(frame(h)))) == 1
+
+
+def test_empty_matcher(rng):
+    m = Matcher.from_rows([])
+    assert m.match(media(frame(rand(rng)))) == [] and m.stats() == {} and m.banks == []
