@@ -1,9 +1,20 @@
-"""Decode any supported media to composited RGBA frames."""
-# OWNER: media helper.
+"""Decode any supported media to composited RGBA frames.
+
+``decode`` checks the file size, sniffs the real format from magic bytes and hands the
+bytes to the decoder for that family: Pillow (``images``), rlottie (``lottie``) or
+PyAV (``video``).
+"""
+
 from __future__ import annotations
 
-from .limits import DEFAULT_LIMITS, Limits
+from ..errors import UnsupportedMedia
+from .images import PILLOW_FORMATS, decode_pillow
+from .limits import DEFAULT_LIMITS, Limits, check_file_bytes
+from .lottie import decode_tgs
+from .sampling import FrameSampler
+from .sniff import sniff
 from .types import DecodedMedia
+from .video import DEMUXERS, decode_video
 
 
 def decode(
@@ -12,5 +23,37 @@ def decode(
     name: str = "<bytes>",
     limits: Limits = DEFAULT_LIMITS,
     sample_interval_ms: float | None = None,
-) -> DecodedMedia:  # pragma: no cover - stub
-    raise NotImplementedError
+) -> DecodedMedia:
+    """Decode ``data`` to full-canvas RGBA frames as a viewer shows them.
+
+    Args:
+        data: the raw file bytes (untrusted).
+        name: file name used as ``path=`` in every error.
+        limits: safety limits; ``max_file_bytes`` is checked first, then per-format
+            pixel / frame / duration / Lottie-size limits.
+        sample_interval_ms: when given (> 0 ms), keep only the frames whose display
+            interval ``[timestamp, timestamp + duration)`` contains a sample time
+            ``0, interval, 2*interval, ...`` (frame 0 always). ``frame_count`` still counts
+            every source frame and kept frames keep their source index and timestamp.
+
+    Returns:
+        DecodedMedia with ``format`` from ``sniff`` (``webp png jpeg gif bmp tgs webm mp4``).
+
+    Raises:
+        LimitExceeded: a limit in ``limits`` was hit (message names value and limit).
+        UnsupportedMedia: unknown format, or a zip archive ("zip archive, not a media file").
+        DecodeError: empty, truncated or corrupt file.
+        ValueError: ``sample_interval_ms`` is not a positive number (caller bug).
+    """
+    FrameSampler(sample_interval_ms)  # validate the argument before any work
+    check_file_bytes(len(data), limits, name)
+    fmt = sniff(data, name=name)
+    if fmt in PILLOW_FORMATS:
+        return decode_pillow(data, fmt, name=name, limits=limits, sample_interval_ms=sample_interval_ms)
+    if fmt == "tgs":
+        return decode_tgs(data, name=name, limits=limits, sample_interval_ms=sample_interval_ms)
+    if fmt in DEMUXERS:
+        return decode_video(data, fmt, name=name, limits=limits, sample_interval_ms=sample_interval_ms)
+    if fmt == "zip":
+        raise UnsupportedMedia("zip archive, not a media file", path=name)
+    raise UnsupportedMedia(f"no decoder for format {fmt!r}", path=name)  # pragma: no cover

@@ -1,0 +1,162 @@
+"""Decode still and animated raster images (WebP, PNG/APNG, JPEG, GIF, BMP) with Pillow.
+
+Frames come back as full-canvas RGBA ``PIL.Image`` objects composited the way a viewer
+shows them: Pillow's ``seek()`` already applies GIF disposal, APNG ``dispose_op`` /
+``blend_op`` and WebP blending (libwebp's WebPAnimDecoder), so frames are read in order
+and copied out after each seek.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from io import BytesIO
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ..errors import DecodeError, LimitExceeded, UnsupportedMedia
+from .limits import Limits, check_duration, check_frames, check_pixels
+from .sampling import FrameSampler
+from .types import DecodedMedia, Frame
+
+PILLOW_FORMATS = {"webp": "WEBP", "png": "PNG", "jpeg": "JPEG", "gif": "GIF", "bmp": "BMP"}
+
+# Errors Pillow (and the codecs under it) raise on corrupt or truncated input.
+_PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, struct.error, zlib.error)
+
+# Browsers (Firefox, Chromium) show animation frames with a delay of <= 10 ms for 100 ms;
+# we do the same so that timestamps match what people see.
+MIN_FRAME_DURATION_MS = 10.0
+CLAMPED_FRAME_DURATION_MS = 100.0
+
+_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
+
+
+def to_rgba(im: Image.Image, *, name: str | None = None) -> Image.Image:
+    """Return a new RGBA copy of ``im`` for every Pillow mode our formats produce.
+
+    * ``1 L LA P PA RGB RGBA RGBX RGBa CMYK YCbCr HSV``: Pillow's own ``convert("RGBA")``
+      (``P`` honours ``info["transparency"]``; ``RGBa`` is un-premultiplied).
+    * ``I;16`` family (16-bit grey, e.g. 16-bit PNG): scaled to 8 bits by ``value >> 8``
+      (Pillow's own conversion would clip everything above 255 to white).
+    * ``I`` (32-bit int) and ``F`` (float): treated as 8-bit-range content and converted
+      the way Pillow's ``convert("L")`` does: values clipped to 0..255 (``F`` truncated).
+
+    Raises:
+        UnsupportedMedia: a mode with no RGBA conversion (e.g. ``LAB``).
+    """
+    mode = im.mode
+    if mode in _SIXTEEN_BIT_MODES:
+        grey = (np.asarray(im, dtype=np.uint16) >> 8).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGBA")
+    if mode in ("I", "F"):
+        return im.convert("L").convert("RGBA")
+    try:
+        return im.convert("RGBA")
+    except ValueError:
+        pass
+    try:
+        return im.convert("RGB").convert("RGBA")
+    except ValueError as exc:
+        raise UnsupportedMedia(f"pixel mode {mode} cannot be converted to RGBA", path=name) from exc
+
+
+def _corrupt(fmt: str, data: bytes, exc: BaseException, name: str) -> DecodeError:
+    """Build the DecodeError for a Pillow failure, naming the defect where we can see it."""
+    detail = str(exc)
+    if isinstance(exc, Image.UnidentifiedImageError):
+        detail = "cannot identify image file"  # Pillow's text embeds a memory address
+    if fmt == "webp" and len(data) >= 8:
+        declared = int.from_bytes(data[4:8], "little") + 8
+        if declared > len(data):
+            return DecodeError(
+                f"truncated webp: RIFF header declares {declared} bytes, file has {len(data)} ({detail})",
+                path=name,
+            )
+    return DecodeError(f"truncated or corrupt {fmt}: {detail or type(exc).__name__}", path=name)
+
+
+def _exif_transposed(im: Image.Image) -> Image.Image:
+    """Apply EXIF orientation with ``ImageOps.exif_transpose``; ignore unreadable/bad values."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except (*_PIL_ERRORS, TypeError, AttributeError):
+        return im
+
+
+def decode_pillow(
+    data: bytes, fmt: str, *, name: str, limits: Limits, sample_interval_ms: float | None
+) -> DecodedMedia:
+    """Decode a Pillow-readable image to RGBA frames.
+
+    Args:
+        data: raw bytes already sniffed as ``fmt``.
+        fmt: one of ``webp png jpeg gif bmp`` (Pillow is told to use only that plugin).
+        name: file name for errors.
+        limits: ``max_pixels`` is checked on the header size before pixels are loaded;
+            ``max_frames`` on the declared frame count; ``max_duration_ms`` as frames go.
+        sample_interval_ms: keep only frames covering ``0, i, 2i, ...`` ms (all frames are
+            still composited, in order).
+
+    Returns:
+        DecodedMedia. Still images: one frame, EXIF orientation applied, duration 0.
+        Animations: durations in ms as stored, except <= 10 ms which becomes 100 ms
+        (browser behaviour); EXIF orientation is not applied to animations.
+
+    Raises:
+        DecodeError: truncated or corrupt data ("truncated or corrupt <fmt>: <reason>").
+        LimitExceeded: max_pixels (also Pillow's own decompression-bomb check),
+            max_frames, max_duration_ms.
+    """
+    sampler = FrameSampler(sample_interval_ms)
+    try:
+        im = Image.open(BytesIO(data), formats=[PILLOW_FORMATS[fmt]])
+    except Image.DecompressionBombError as exc:
+        raise LimitExceeded(f"Pillow decompression-bomb check: {exc}", path=name, field="max_pixels") from exc
+    except _PIL_ERRORS as exc:
+        raise _corrupt(fmt, data, exc, name) from exc
+    with im:
+        width, height = im.size
+        check_pixels(width, height, limits, name)
+        try:
+            frame_count = int(getattr(im, "n_frames", 1))
+            check_frames(frame_count, limits, name)
+            if frame_count <= 1:
+                im.load()
+                still = to_rgba(_exif_transposed(im), name=name)
+                return DecodedMedia(
+                    format=fmt,
+                    width=still.width,
+                    height=still.height,
+                    animated=False,
+                    frames=[Frame(image=still)],
+                    frame_count=1,
+                    duration_ms=0.0,
+                )
+            frames: list[Frame] = []
+            elapsed = 0.0
+            for index in range(frame_count):
+                im.seek(index)
+                im.load()  # WebP only reports the duration once the frame is decoded
+                duration = float(im.info.get("duration") or 0.0)
+                if duration <= MIN_FRAME_DURATION_MS:
+                    duration = CLAMPED_FRAME_DURATION_MS
+                timestamp = elapsed
+                elapsed += duration
+                check_duration(elapsed, limits, name)
+                if sampler.keep(index, timestamp, duration):
+                    frames.append(Frame(image=to_rgba(im, name=name), index=index, timestamp_ms=timestamp, duration_ms=duration))
+        except Image.DecompressionBombError as exc:
+            raise LimitExceeded(f"Pillow decompression-bomb check: {exc}", path=name, field="max_pixels") from exc
+        except _PIL_ERRORS as exc:
+            raise _corrupt(fmt, data, exc, name) from exc
+    return DecodedMedia(
+        format=fmt,
+        width=width,
+        height=height,
+        animated=True,
+        frames=frames,
+        frame_count=frame_count,
+        duration_ms=elapsed,
+    )
