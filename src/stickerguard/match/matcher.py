@@ -38,7 +38,7 @@ _RANK = {"md5": 0, "sha256": 0, "pdq": 1, "sticker_pdq": 2}
 _EPS = 1e-9
 
 
-@dataclass
+@dataclass(slots=True)
 class _Content:
     bank: str
     bank_id: int
@@ -64,6 +64,18 @@ class _Hits:
     def offer(self, cand: tuple) -> None:
         if self.best is None or cand < self.best:
             self.best = cand
+
+
+class _Where:
+    """Lazily formatted "signal N (bank 'x')" prefix for load errors (hot loop)."""
+
+    __slots__ = ("sid", "bank")
+
+    def __init__(self, sid: int, bank: str) -> None:
+        self.sid, self.bank = sid, bank
+
+    def __format__(self, spec: str) -> str:
+        return f"signal {self.sid} (bank {self.bank!r})"
 
 
 def _labels(*groups: Iterable[str] | None) -> tuple[str, ...]:
@@ -101,7 +113,7 @@ class Matcher:
         self._signals: dict[int, tuple[tuple[int, int], str, str, int]] = {}
         self._contents: dict[tuple[int, int], _Content] = {}
         self._thresholds: dict[str, int] = {}
-        self._bank_names: dict[int, str] = {}
+        self._banks: dict[int, _Content] = {}  # bank id -> bank-level fields only
         self._stats: dict[str, dict[str, Any]] = {}
 
     # ----------------------------------------------------------------- building
@@ -126,7 +138,7 @@ class Matcher:
             if not getattr(row, "bank_enabled", True):
                 continue
             sid = int(row.signal_id)
-            where = f"signal {sid} (bank {row.bank_name!r})"
+            where = _Where(sid, row.bank_name)
             if sid in self._signals:
                 raise BankError(f"{where}: signal id given twice")
             kind = SIGNAL_TYPES.get(row.signal_type)
@@ -162,27 +174,41 @@ class Matcher:
         content = self._contents.get(key)
         if content is not None:
             return content
-        threshold = row.bank_threshold
-        if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= 256:
-            raise BankError(f"{where}: bank threshold must be 0..256 bits, saw {threshold!r}")
-        known = self._thresholds.setdefault(row.bank_name, threshold)
-        if known != threshold:
-            raise BankError(f"{where}: bank threshold {threshold} differs from {known} "
-                            "seen in an earlier row of the same bank")
-        named = self._bank_names.setdefault(key[0], row.bank_name)
-        if named != row.bank_name:
-            raise BankError(f"{where}: bank id {key[0]} is also named {named!r}")
+        bank = self._bank(row, where)
         content = _Content(
-            bank=row.bank_name, bank_id=key[0], bank_labels=_labels(row.bank_labels),
-            threshold=threshold, content_id=key[1], name=row.content_name,
-            pack=row.content_pack, labels=_labels(row.bank_labels, row.content_labels),
+            bank=bank.bank, bank_id=key[0], bank_labels=bank.bank_labels,
+            threshold=bank.threshold, content_id=key[1], name=row.content_name,
+            pack=row.content_pack,
+            labels=_labels(bank.bank_labels, row.content_labels) if row.content_labels
+            else bank.bank_labels,
             frame_count=int(row.content_frame_count or 1),
         )
         self._contents[key] = content
-        stats = self._stats.setdefault(row.bank_name, {
-            "threshold": threshold, "contents": 0, "signals": {}, "skipped_low_quality": 0})
-        stats["contents"] += 1
+        self._stats[bank.bank]["contents"] += 1
         return content
+
+    def _bank(self, row: Any, where: str) -> _Content:
+        """Bank-level fields of ``row`` (checked once per bank, compared on each new content)."""
+        threshold, bank_id = row.bank_threshold, int(row.bank_id)
+        bank = self._banks.get(bank_id)
+        if bank is None:
+            if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= 256:
+                raise BankError(f"{where}: bank threshold must be 0..256 bits, saw {threshold!r}")
+            if row.bank_name in self._stats:
+                raise BankError(f"{where}: bank name {row.bank_name!r} is used by two bank ids")
+            bank = _Content(bank=row.bank_name, bank_id=bank_id, bank_labels=_labels(row.bank_labels),
+                            threshold=threshold, content_id=-1, name=None, pack=None, labels=(),
+                            frame_count=0)
+            self._banks[bank_id] = bank
+            self._thresholds[bank.bank] = threshold
+            self._stats[bank.bank] = {"threshold": threshold, "contents": 0, "signals": {},
+                                      "skipped_low_quality": 0}
+        elif bank.bank != row.bank_name:
+            raise BankError(f"{where}: bank id {bank_id} is also named {bank.bank!r}")
+        elif bank.threshold != threshold:
+            raise BankError(f"{where}: bank threshold {threshold} differs from {bank.threshold} "
+                            "seen in an earlier row of the same bank")
+        return bank
 
     @classmethod
     def from_db(cls, db: Any, banks: Sequence[str] | None = None, **options: Any) -> Matcher:
