@@ -31,6 +31,8 @@ MIN_FRAME_DURATION_MS = 10.0
 CLAMPED_FRAME_DURATION_MS = 100.0
 
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
+# Pillow "converts" LAB to RGBA by copying channels, which is wrong without an ICC transform.
+_NEEDS_COLOUR_MANAGEMENT = {"LAB"}
 
 
 def to_rgba(im: Image.Image, *, name: str | None = None) -> Image.Image:
@@ -44,7 +46,8 @@ def to_rgba(im: Image.Image, *, name: str | None = None) -> Image.Image:
       the way Pillow's ``convert("L")`` does: values clipped to 0..255 (``F`` truncated).
 
     Raises:
-        UnsupportedMedia: a mode with no RGBA conversion (e.g. ``LAB``).
+        UnsupportedMedia: a mode with no correct RGBA conversion (``LAB`` needs colour
+            management; anything Pillow cannot convert).
     """
     mode = im.mode
     if mode in _SIXTEEN_BIT_MODES:
@@ -52,6 +55,8 @@ def to_rgba(im: Image.Image, *, name: str | None = None) -> Image.Image:
         return Image.fromarray(grey).convert("RGBA")
     if mode in ("I", "F"):
         return im.convert("L").convert("RGBA")
+    if mode in _NEEDS_COLOUR_MANAGEMENT:
+        raise UnsupportedMedia(f"pixel mode {mode} cannot be converted to RGBA", path=name)
     try:
         return im.convert("RGBA")
     except ValueError:

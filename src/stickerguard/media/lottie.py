@@ -104,7 +104,7 @@ def decode_tgs(data: bytes, *, name: str, limits: Limits, sample_interval_ms: fl
         if not anim.animation_p:
             raise DecodeError("rlottie could not load the Lottie animation", path=name)
         for index in range(frame_count):
-            timestamp = index * frame_ms
+            timestamp = index * 1000.0 / fps
             if not sampler.keep(index, timestamp, frame_ms):
                 continue
             buf = anim.lottie_animation_render(frame_num=index, width=width, height=height)
