@@ -308,6 +308,10 @@ def test_from_rows_rejects_bad_rows(rng):
         Matcher.from_rows([row(h, threshold=300)])
     with pytest.raises(BankError, match=r"bank threshold 20 differs from 31"):
         Matcher.from_rows([row(h, content_id=1), row(h, content_id=2, threshold=20)])
+    with pytest.raises(BankError, match=r"bank name 'b1' is used by two bank ids$"):
+        Matcher.from_rows([row(h, content_id=1), row(h, content_id=2)._replace(bank_id=999)])
+    with pytest.raises(BankError, match=r"bank id \d+ is also named 'b1'$"):
+        Matcher.from_rows([row(h, content_id=1), row(h, content_id=2)._replace(bank_name="b9")])
     with pytest.raises(ValueError, match=r"^frame_match_ratio must be in \(0, 1\], saw 0$"):
         Matcher.from_rows([], frame_match_ratio=0)
 
