@@ -336,3 +336,42 @@ def test_from_db_uses_banks_iter(monkeypatch, rng):
 def test_empty_matcher(rng):
     m = Matcher.from_rows([])
     assert m.match(media(frame(rand(rng)))) == [] and m.stats() == {} and m.banks == []
+
+
+def test_from_db_real_store(tmp_path, rng):
+    """Contract with banks.iter_bank_signals: add_media rows load and match; disabled skipped."""
+    from stickerguard.banks import add_media, create_bank, import_hash_list, update_bank
+    from stickerguard.media.types import PackInfo, Sticker
+    from stickerguard.store.db import open_db
+
+    db = open_db(f"sqlite:///{tmp_path / 'banks.sqlite3'}")
+    create_bank(db, "stickers", labels=["test", "A1"], threshold=20)
+    create_bank(db, "list", threshold=31)
+    create_bank(db, "off")
+    frames = [rand(rng) for _ in range(5)]
+    banked = media(*[frame(f, index=i * 3, quality=80) for i, f in enumerate(frames)],
+                   md5="1" * 32, sha256="2" * 64)
+    pack = PackInfo(kind="folder", identifier="pack-x")
+    add_media(db, "stickers", [(Sticker(path="p/anim.webp", name="anim.webp", data=b"",
+                                        pack=pack), banked)])
+    listed = rand(rng)
+    hl = tmp_path / "list.txt"
+    hl.write_text(f"pdq {listed}\n")
+    import_hash_list(db, "list", hl)
+    add_media(db, "off", [(Sticker(path="q.webp", name="q.webp", data=b"", pack=pack),
+                           media(frame(listed)))])
+    update_bank(db, "off", enabled=False)
+
+    m = Matcher.from_db(db)
+    assert m.banks == ["list", "stickers"]
+    assert m.stats()["stickers"] == {"threshold": 20, "contents": 1, "skipped_low_quality": 0,
+                                     "signals": {"md5": 1, "pdq": 5, "sha256": 1}}
+    q = [frame(flip(f, 4, rng), index=i) for i, f in enumerate(frames[:4])]
+    q.append(frame(flip(listed, 25, rng), index=4))
+    hits = m.match(media(*q))
+    assert [(x.bank, x.content_name, x.content_pack, x.labels, x.distance, x.frames_matched)
+            for x in hits] == [
+        ("stickers", "anim.webp", "pack-x", ("test", "A1"), 4, (4, 5, 4, 5)),
+        ("list", "list.txt:1", None, (), 25, (1, 5, 1, 1)),
+    ]
+    assert [x.bank for x in Matcher.from_db(db, ["list"]).match(media(*q))] == ["list"]
