@@ -185,6 +185,19 @@ def test_zip_bomb_ratio_refused_others_continue(tmp_path):
     )
 
 
+def test_corrupt_member_crc_is_one_error(tmp_path):
+    arc = tmp_path / "crc.wastickers"
+    with zipfile.ZipFile(arc, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("a.webp", b"RIFF0123456789")
+        zf.writestr("b.webp", b"RIFFabcdefghij")
+    raw = bytearray(arc.read_bytes())
+    raw[raw.index(b"RIFF0123") + 5] ^= 0xFF
+    arc.write_bytes(bytes(raw))
+    stickers, errors = split(iter_stickers([arc]))
+    assert [s.data for s in stickers] == [b"RIFFabcdefghij"]
+    assert errors_text(errors) == [f"{arc}: member 'a.webp' cannot be read: Bad CRC-32 for file 'a.webp'"]
+
+
 def patch_declared_size(arc: Path, member: str, size: int) -> None:
     """Rewrite the uncompressed size of ``member`` in both zip headers (a lying header)."""
     raw = bytearray(arc.read_bytes())
@@ -332,12 +345,14 @@ def test_telegram_set_json_maps_by_file_unique_id_then_order(tmp_path):
     shutil.copy(TGS / "phone.tgs", folder / "AgADphone.tgs")
     shutil.copy(TGS / "search.tgs", folder / "b_search.tgs")
     shutil.copy(TGS / "writing.tgs", folder / "c_writing.tgs")
+    shutil.copy(TGS / "no_chats.tgs", folder / "file_12.tgs")
     doc = {"ok": True, "result": {
         "name": "UtyaDuck", "title": "Utya Duck", "sticker_type": "regular", "is_animated": True,
         "stickers": [
             {"file_id": "CAAC1", "file_unique_id": "AgADsearch", "emoji": "🔎"},
             {"file_id": "CAAC2", "file_unique_id": "AgADphone", "emoji": "📱"},
             {"file_id": "CAAC3", "file_unique_id": "AgADwriting", "emoji": "✍"},
+            {"file_id": "CAAC5", "file_unique_id": "AgADnochats", "emoji": "💬", "file_path": "stickers/file_12.tgs"},
             {"file_id": "CAAC4", "file_unique_id": "AgADmissing", "emoji": "❓"},
         ]}}
     (folder / "set.json").write_text(json.dumps(doc), encoding="utf-8")
@@ -346,13 +361,14 @@ def test_telegram_set_json_maps_by_file_unique_id_then_order(tmp_path):
         ("AgADphone.tgs", "AgADphone", ("📱",)),
         ("b_search.tgs", "AgADsearch", ("🔎",)),
         ("c_writing.tgs", "AgADwriting", ("✍",)),
+        ("file_12.tgs", "AgADnochats", ("💬",)),
     ]
     assert stickers[0].pack == PackInfo(
         kind="telegram", identifier="UtyaDuck", name="Utya Duck", animated=True, source=str(folder)
     )
     assert sha(stickers[0].data) == sha((TGS / "phone.tgs").read_bytes())
     assert errors_text(errors) == [
-        f"{folder / 'set.json'}: stickers[3]: no file for file_unique_id 'AgADmissing'"
+        f"{folder / 'set.json'}: stickers[4]: no file for file_unique_id 'AgADmissing'"
     ]
 
 

@@ -55,15 +55,17 @@ def _build_pack_class() -> type:
     )
     pack = f.message_type.add(name="Pack")
     sticker = pack.nested_type.add(name="Sticker")
-    T, L = descriptor_pb2.FieldDescriptorProto, descriptor_pb2.FieldDescriptorProto
+    T = L = descriptor_pb2.FieldDescriptorProto
     sticker.field.add(name="id", number=1, type=T.TYPE_UINT32, label=L.LABEL_OPTIONAL)
     sticker.field.add(name="emoji", number=2, type=T.TYPE_STRING, label=L.LABEL_OPTIONAL)
     sticker.field.add(name="contentType", number=3, type=T.TYPE_STRING, label=L.LABEL_OPTIONAL)
     sticker_type = ".stickerguard.signal.Pack.Sticker"
     pack.field.add(name="title", number=1, type=T.TYPE_STRING, label=L.LABEL_OPTIONAL)
     pack.field.add(name="author", number=2, type=T.TYPE_STRING, label=L.LABEL_OPTIONAL)
-    pack.field.add(name="cover", number=3, type=T.TYPE_MESSAGE, label=L.LABEL_OPTIONAL, type_name=sticker_type)
-    pack.field.add(name="stickers", number=4, type=T.TYPE_MESSAGE, label=L.LABEL_REPEATED, type_name=sticker_type)
+    pack.field.add(name="cover", number=3, type=T.TYPE_MESSAGE, label=L.LABEL_OPTIONAL,
+                   type_name=sticker_type)
+    pack.field.add(name="stickers", number=4, type=T.TYPE_MESSAGE, label=L.LABEL_REPEATED,
+                   type_name=sticker_type)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(f)
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("stickerguard.signal.Pack"))
@@ -97,8 +99,9 @@ def decrypt_blob(blob: bytes, aes_key: bytes, mac_key: bytes, *, path: str) -> b
     Raises ``PackError``: blob too short or not block-aligned, ``"MAC mismatch: wrong
     pack key or tampered blob"``, or bad padding (only reachable with a valid MAC).
     """
-    if len(blob) < IV_LEN + 16 + MAC_LEN:
-        raise PackError(f"encrypted blob is {len(blob)} bytes (need at least {IV_LEN + 16 + MAC_LEN})", path=path)
+    minimum = IV_LEN + 16 + MAC_LEN
+    if len(blob) < minimum:
+        raise PackError(f"encrypted blob is {len(blob)} bytes (need at least {minimum})", path=path)
     body, mac = blob[:-MAC_LEN], blob[-MAC_LEN:]
     h = hmac.HMAC(mac_key, hashes.SHA256())
     h.update(body)
@@ -151,7 +154,9 @@ def read_signal(folder: Path, ctx: WalkContext) -> Iterator[Item]:
         try:
             manifest = PackMessage.FromString(plain)
         except (ProtoDecodeError, RecursionError) as exc:
-            raise PackError(f"manifest is not a valid sticker Pack protobuf: {exc}", path=str(manifest_path)) from None
+            raise PackError(
+                f"manifest is not a valid sticker Pack protobuf: {exc}", path=str(manifest_path)
+            ) from None
     except StickerguardError as exc:
         yield SourceError(shown, exc)
         return
@@ -172,7 +177,8 @@ def read_signal(folder: Path, ctx: WalkContext) -> Iterator[Item]:
         done.add(name)
         path = blobs.get(name)
         if path is None:
-            err = PackError(f"blob for sticker id {sid} not found (looked for full/{sid} and {sid})", path=shown)
+            msg = f"blob for sticker id {sid} not found (looked for full/{sid} and {sid})"
+            err = PackError(msg, path=shown)
             yield SourceError(shown, err)
             continue
         yield from _decrypt_file(path, name, pack, emoji, is_tray, aes_key, mac_key, overhead, ctx)

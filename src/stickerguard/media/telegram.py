@@ -73,53 +73,64 @@ def find_set_json(folder: Path, ctx: WalkContext) -> tuple[Path, dict] | SourceE
         if found is not None:
             return path, found
         if preferred:
-            err = PackError('not a Bot API StickerSet: needs "name", "title" and a "stickers" list', path=str(path))
+            msg = 'not a Bot API StickerSet: needs "name", "title" and a "stickers" list'
+            err = PackError(msg, path=str(path))
             return SourceError(str(path), err)
     return None
+
+
+def _text(entry: dict, key: str) -> str | None:
+    value = entry.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _map_entries(
+    entries: list, media: list[Path], json_path: Path
+) -> tuple[dict[Path, tuple[str | None, str | None]], list[SourceError]]:
+    """``{file: (file_unique_id, emoji)}`` by the three rules of the module doc, plus errors."""
+    by_stem = {f.stem: f for f in media}
+    by_name = {f.name: f for f in media}
+    mapping: dict[Path, tuple[str | None, str | None]] = {}
+    unmatched: list[int] = []
+    problems: list[SourceError] = []
+
+    def problem(i: int, message: str) -> None:
+        err = PackError(f"stickers[{i}]: {message}", path=str(json_path), field=f"stickers[{i}]")
+        problems.append(SourceError(str(json_path), err))
+
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            problem(i, f"expected an object, got {type(entry).__name__}")
+            continue
+        fuid = _text(entry, "file_unique_id")
+        target = by_stem.get(fuid) if fuid else None
+        fpath = _text(entry, "file_path")
+        if target is None and fpath:
+            target = by_name.get(PurePosixPath(fpath.replace("\\", "/")).name)
+        if target is not None and target not in mapping:
+            mapping[target] = (fuid, _text(entry, "emoji"))
+        else:
+            unmatched.append(i)
+    spare = [f for f in media if f not in mapping and f.suffix.lower() in STICKER_EXTS]
+    for i, path in zip(unmatched, spare):
+        mapping[path] = (_text(entries[i], "file_unique_id"), _text(entries[i], "emoji"))
+    for i in unmatched[len(spare):]:
+        problem(i, f"no file for file_unique_id {entries[i].get('file_unique_id')!r}")
+    return mapping, problems
 
 
 def read_telegram(folder: Path, found: tuple[Path, dict], ctx: WalkContext) -> Iterator[Item]:
     """Yield the stickers of a Telegram set folder, emojis mapped as in the module doc."""
     json_path, doc = found
-    animated = None
     flags = [doc[k] for k in ("is_animated", "is_video") if isinstance(doc.get(k), bool)]
-    if flags:
-        animated = any(flags)
-    pack = PackInfo(kind="telegram", identifier=doc["name"], name=doc["title"], animated=animated, source=str(folder))
+    pack = PackInfo(
+        kind="telegram", identifier=doc["name"], name=doc["title"],
+        animated=any(flags) if flags else None, source=str(folder),
+    )
     files, dirs, errors = list_dir(folder, ctx)
     yield from errors
     media = [f for f in files if f != json_path]
-    by_stem = {f.stem: f for f in media}
-    by_name = {f.name: f for f in media}
-    mapping: dict[Path, tuple[str | None, str | None]] = {}
-    unmatched: list[int] = []
-    entries = doc["stickers"]
-    problems: list[SourceError] = []
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            err = PackError(f"stickers[{i}]: expected an object, got {type(entry).__name__}", path=str(json_path), field=f"stickers[{i}]")
-            problems.append(SourceError(str(json_path), err))
-            continue
-        fuid = entry.get("file_unique_id") if isinstance(entry.get("file_unique_id"), str) else None
-        emoji = entry.get("emoji") if isinstance(entry.get("emoji"), str) else None
-        target = by_stem.get(fuid) if fuid else None
-        fpath = entry.get("file_path")
-        if target is None and isinstance(fpath, str):
-            target = by_name.get(PurePosixPath(fpath.replace("\\", "/")).name)
-        if target is not None and target not in mapping:
-            mapping[target] = (fuid, emoji)
-        else:
-            unmatched.append(i)
-    spare = [f for f in media if f not in mapping and f.suffix.lower() in STICKER_EXTS]
-    for i, path in zip(unmatched, spare):
-        entry = entries[i]
-        fuid = entry.get("file_unique_id") if isinstance(entry.get("file_unique_id"), str) else None
-        emoji = entry.get("emoji") if isinstance(entry.get("emoji"), str) else None
-        mapping[path] = (fuid, emoji)
-    for i in unmatched[len(spare):]:
-        fuid = entries[i].get("file_unique_id")
-        err = PackError(f"stickers[{i}]: no file for file_unique_id {fuid!r}", path=str(json_path), field=f"stickers[{i}]")
-        problems.append(SourceError(str(json_path), err))
+    mapping, problems = _map_entries(doc["stickers"], media, json_path)
     for path in media:
         if path not in mapping:
             yield from ctx.walk_file(path, pack, path.name)

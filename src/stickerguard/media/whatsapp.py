@@ -112,8 +112,9 @@ def _read_pack(
         animated = None
     stickers = entry.get("stickers")
     if not isinstance(stickers, list):
-        got = "missing required field" if stickers is None else f"expected a list, got {type(stickers).__name__}"
-        errors.append(m.error(f"{field}.stickers", got))
+        got = type(stickers).__name__
+        msg = "missing required field" if stickers is None else f"expected a list, got {got}"
+        errors.append(m.error(f"{field}.stickers", msg))
         stickers = []
     if ident is not None and not _safe_name(ident):
         errors.append(m.error(f"{field}.identifier", f"not a plain folder name: {ident!r}"))
@@ -155,7 +156,9 @@ def _read_pack(
             emojis = []
         yield from errs
         if image is not None:
-            yield from _listed_file(pack_dir, image, f"{sfield}.image_file", pack, tuple(emojis), False, m, listed, ctx)
+            yield from _listed_file(
+                pack_dir, image, f"{sfield}.image_file", pack, tuple(emojis), False, m, listed, ctx
+            )
     files, dirs, errors2 = list_dir(pack_dir, ctx)
     yield from errors2
     for path in files:
