@@ -78,6 +78,13 @@ def test_sniff_empty_and_unknown() -> None:
     assert str(err.value) == "a.avif: ISO BMFF still-image brand 'avif' (HEIF/AVIF) is not supported"
 
 
+def test_sniff_ebml_doctypes() -> None:
+    assert sniff(b"\x1a\x45\xdf\xa3\x8b\x42\x82\x88matroska") == "webm"
+    with pytest.raises(UnsupportedMedia) as err:
+        sniff(b"\x1a\x45\xdf\xa3\x86\x42\x82\x83foo", name="x.mkv")
+    assert str(err.value) == "x.mkv: EBML file with DocType 'foo', not webm or matroska"
+
+
 def test_decode_zip_is_not_media() -> None:
     with pytest.raises(UnsupportedMedia) as err:
         decode(b"PK\x03\x04" + b"\x00" * 26, name="pack.wastickers")
@@ -335,10 +342,13 @@ def test_mp4_h264(mp4: bytes) -> None:
         assert abs(r - (40 + 50 * i)) <= 2 and r == g == b  # lossy, limited-range YUV
 
 
-def test_truncated_webm(webm: bytes) -> None:
+def test_truncated_video(webm: bytes, mp4: bytes) -> None:
     with pytest.raises(DecodeError) as err:
         decode(webm[:40], name="cut.webm")
-    assert str(err.value).startswith("cut.webm: truncated or corrupt webm: ")
+    assert str(err.value) == "cut.webm: truncated or corrupt webm: End of file"
+    with pytest.raises(DecodeError) as err:
+        decode(mp4[:40], name="cut.mp4")
+    assert str(err.value) == "cut.mp4: truncated or corrupt mp4: Invalid data found when processing input"
 
 
 # --- limits ----------------------------------------------------------------------------
@@ -355,6 +365,23 @@ def test_limit_max_pixels() -> None:
     with pytest.raises(LimitExceeded) as err:
         decode(CUPPY.read_bytes(), name="c.webp", limits=Limits(max_pixels=512 * 512 - 1))
     assert str(err.value) == "c.webp: canvas 512x512 is 262144 pixels, over the limit of 262143 (max_pixels)"
+
+
+def _png_header(width: int, height: int) -> bytes:
+    ihdr = mf._chunk(b"IHDR", width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 6, 0, 0, 0]))
+    return b"\x89PNG\r\n\x1a\n" + ihdr + mf._chunk(b"IEND", b"")
+
+
+def test_limit_pixels_checked_from_header_and_pillow_bomb_check() -> None:
+    with pytest.raises(LimitExceeded) as err:
+        decode(_png_header(5000, 5000), name="big.png")
+    assert str(err.value) == "big.png: canvas 5000x5000 is 25000000 pixels, over the limit of 16777216 (max_pixels)"
+    with pytest.raises(LimitExceeded) as err:
+        decode(_png_header(20000, 20000), name="bomb.png", limits=Limits(max_pixels=10**9))
+    assert str(err.value) == (
+        "bomb.png: Pillow decompression-bomb check: Image size (400000000 pixels) exceeds limit of "
+        "178956970 pixels, could be decompression bomb DOS attack."
+    )
 
 
 def test_limit_max_frames() -> None:

@@ -29,6 +29,11 @@ ALPHA_DECODERS = {"vp9": "libvpx-vp9", "vp8": "libvpx"}
 _AV_ERRORS = (av.FFmpegError, ValueError, OSError, EOFError, MemoryError)
 
 
+def _reason(exc: BaseException) -> str:
+    """FFmpeg's own words for ``exc`` (``strerror``, without errno and file name)."""
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
 def _decoder_for(stream: av.video.stream.VideoStream) -> av.CodecContext:
     """Return the codec context to feed ``stream``'s packets to (libvpx for VP8/VP9)."""
     name = stream.codec_context.name
@@ -79,7 +84,7 @@ def decode_video(
     try:
         container = av.open(BytesIO(data), mode="r", format=DEMUXERS[fmt])
     except _AV_ERRORS as exc:
-        raise DecodeError(f"truncated or corrupt {fmt}: {exc}", path=name) from exc
+        raise DecodeError(f"truncated or corrupt {fmt}: {_reason(exc)}", path=name) from exc
     frames: list[Frame] = []
     with container:
         if not container.streams.video:
@@ -120,7 +125,7 @@ def decode_video(
                         frames.append(Frame(_rgba(prev, width, height), index, ts, duration))
                 pending = (count - 1, timestamp, vframe)
         except _AV_ERRORS as exc:
-            raise DecodeError(f"truncated or corrupt {fmt}: {exc}", path=name) from exc
+            raise DecodeError(f"truncated or corrupt {fmt}: {_reason(exc)}", path=name) from exc
     if pending is None:
         raise DecodeError(f"{fmt} video stream has no decodable frames", path=name)
     index, ts, last = pending
