@@ -169,7 +169,7 @@ class Matcher:
             self._exact[name].add(ids, values)
         return self
 
-    def _content(self, row: Any, where: str) -> _Content:
+    def _content(self, row: Any, where: object) -> _Content:
         key = (int(row.bank_id), int(row.content_id))
         content = self._contents.get(key)
         if content is not None:
@@ -187,7 +187,7 @@ class Matcher:
         self._stats[bank.bank]["contents"] += 1
         return content
 
-    def _bank(self, row: Any, where: str) -> _Content:
+    def _bank(self, row: Any, where: object) -> _Content:
         """Bank-level fields of ``row`` (checked once per bank, compared on each new content)."""
         threshold, bank_id = row.bank_threshold, int(row.bank_id)
         bank = self._banks.get(bank_id)
