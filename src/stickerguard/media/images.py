@@ -143,6 +143,7 @@ def decode_pillow(
             elapsed = 0.0
             for index in range(frame_count):
                 im.seek(index)
+                check_pixels(*im.size, limits, name)  # Pillow grows a GIF canvas for oversized frames
                 im.load()  # WebP only reports the duration once the frame is decoded
                 duration = float(im.info.get("duration") or 0.0)
                 if duration <= MIN_FRAME_DURATION_MS:
