@@ -420,3 +420,21 @@ def test_limit_video(webm: bytes) -> None:
     with pytest.raises(LimitExceeded) as err:
         decode(webm, name="v.webm", limits=Limits(max_duration_ms=250))
     assert str(err.value) == "v.webm: animation lasts 500 ms, over the limit of 250 ms (max_duration_ms)"
+
+
+def test_bmp_and_static_gif_decode() -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (3, 2), (12, 34, 56)).save(buf, "BMP")
+    media = decode(buf.getvalue(), name="a.bmp")
+    assert (media.format, media.width, media.height) == ("bmp", 3, 2)
+    assert media.frames[0].image.getpixel((2, 1)) == (12, 34, 56, 255)
+    buf = io.BytesIO()
+    Image.new("RGB", (2, 2), (255, 0, 0)).save(buf, "GIF")
+    media = decode(buf.getvalue(), name="a.gif")
+    assert (media.format, media.animated, media.frame_count) == ("gif", False, 1)
+    assert media.frames[0].image.getpixel((1, 1)) == (255, 0, 0, 255)
+
+
+def test_bad_sample_interval_is_a_caller_error() -> None:
+    with pytest.raises(ValueError, match="sample_interval_ms must be a positive number of milliseconds, got -5"):
+        decode(CUPPY.read_bytes(), name="c.webp", sample_interval_ms=-5)
