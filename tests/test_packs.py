@@ -227,6 +227,15 @@ def test_declared_size_and_totals_refused(tmp_path):
     assert errors_text(errors) == [f"{arc}: archive has 2 members (limit 1)"]
 
 
+def test_huge_central_directory_refused_before_parsing(tmp_path):
+    arc = tmp_path / "many.zip"
+    with zipfile.ZipFile(arc, "w") as zf:
+        for i in range(40):
+            zf.writestr(f"{i:02}.webp", b"")
+    _, errors = split(iter_stickers([arc], limits=Limits(max_archive_members=10)))
+    assert errors_text(errors) == [f"{arc}: archive declares 40 entries (limit 10 members)"]
+
+
 def test_path_traversal_members_refused(tmp_path):
     arc = tmp_path / "evil.wastickers"
     with zipfile.ZipFile(arc, "w") as zf:

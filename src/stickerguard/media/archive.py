@@ -80,6 +80,29 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, shown: st
     return data
 
 
+def _check_declared_entries(path: Path, shown: str, limit: int) -> None:
+    """Refuse an archive whose end-of-central-directory record declares too many entries.
+
+    Runs before ``ZipFile`` builds one ``ZipInfo`` per entry, so a central directory of
+    millions of entries cannot exhaust memory. Uses ``zipfile._EndRecData`` (private but
+    unchanged since Python 2); if it is ever gone, the later ``infolist`` count still
+    applies.
+    """
+    end_rec = getattr(zipfile, "_EndRecData", None)
+    if end_rec is None:
+        return
+    with open(path, "rb") as fh:
+        rec = end_rec(fh)
+    if rec is None:
+        return  # ZipFile reports "File is not a zip file"
+    declared = rec[zipfile._ECD_ENTRIES_TOTAL]
+    if declared > limit * 2 + 16:  # directory entries count too; leave room for them
+        raise LimitExceeded(
+            f"archive declares {declared} entries (limit {limit} members)",
+            path=shown, field="max_archive_members",
+        )
+
+
 def read_archive(path: Path, ctx: WalkContext) -> Iterator[Item]:
     """Yield the members of a zip / ``.wastickers`` archive as stickers (see module doc)."""
     shown = str(path)
@@ -91,6 +114,7 @@ def read_archive(path: Path, ctx: WalkContext) -> Iterator[Item]:
                 f"archive is {human_bytes(size)} (limit {human_bytes(limits.max_archive_bytes)})",
                 path=shown, field="max_archive_bytes",
             )
+        _check_declared_entries(path, shown, limits.max_archive_members)
         zf = zipfile.ZipFile(path)
     except StickerguardError as exc:
         yield SourceError(shown, exc)
