@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from sqlalchemy import insert, select
+from sqlalchemy import String, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
 from ..errors import HashListError
@@ -53,24 +54,76 @@ def _batched(it: Iterable, n: int) -> Iterator[list]:
         yield chunk
 
 
+_CONTENT_COLUMNS = (
+    "id", "bank_id", "name", "source", "pack", "animated", "frame_count", "labels_json", "note", "created_at"
+)
+_SIGNAL_COLUMNS = ("bank_id", "content_id", "signal_type", "value", "frame_index", "quality", "category", "collab", "tags")
+
+
 def _insert_items(s: Session, bank_id: int, items: Iterable[_Item]) -> tuple[int, Counter]:
-    """Bulk-insert contents then their signals, ``CHUNK`` contents per round trip."""
+    """Bulk-insert contents then their signals, ``CHUNK`` contents per round trip.
+
+    SQLite: contents go through multi-row ``INSERT ... RETURNING id`` (SQLAlchemy
+    insertmanyvalues, ids in parameter order); PostgreSQL: content ids are taken from
+    the table's sequence, then rows go in by the driver's ``executemany``. Signals
+    always go by ``executemany`` with JSON pre-serialised (SQLAlchemy's per-row type
+    processing was 3/4 of the import time). Linear in the number of records.
+    """
     contents = 0
     by_type: Counter = Counter()
-    contents_t, signals_t = BankContent.__table__, BankSignal.__table__
+    conn = s.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    signal_sql = (
+        f"INSERT INTO {BankSignal.__tablename__} ({', '.join(_SIGNAL_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(_SIGNAL_COLUMNS))})"
+    )
+    contents_t = BankContent.__table__
+    contents_stmt = (
+        insert(contents_t)
+        .values(labels=bindparam("labels_json", type_=String()))
+        .returning(contents_t.c.id, sort_by_parameter_order=True)
+    )
+    pg = conn.dialect.name == "postgresql"
+    content_sql = (
+        f"INSERT INTO {BankContent.__tablename__} ({', '.join(_CONTENT_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(_CONTENT_COLUMNS))})".replace("labels_json", "labels")
+    )
+    pg_ids = text(
+        f"SELECT nextval(pg_get_serial_sequence('{BankContent.__tablename__}', 'id')) FROM generate_series(1, :n)"
+    )
+    json_cache: dict[tuple[str, ...], str] = {}
+
+    def as_json(values: list[str]) -> str:
+        key = tuple(values)
+        if key not in json_cache:
+            json_cache[key] = json.dumps(values)
+        return json_cache[key]
+
     for chunk in _batched(items, CHUNK):
         now = datetime.now(timezone.utc)
-        rows = [{**c, "bank_id": bank_id, "created_at": now} for c, _ in chunk]
-        ids = s.execute(
-            insert(contents_t).returning(contents_t.c.id, sort_by_parameter_order=True), rows
-        ).scalars().all()
-        sig_rows = []
+        rows = []
+        for c, _ in chunk:
+            row = {**c, "bank_id": bank_id, "created_at": now, "labels_json": as_json(c["labels"])}
+            del row["labels"]
+            rows.append(row)
+        if pg:  # ids from the sequence, then a cached prepared executemany (psycopg
+            # re-parses every multi-row VALUES statement: 5x slower)
+            ids = conn.execute(pg_ids, {"n": len(rows)}).scalars().all()
+            conn.exec_driver_sql(
+                content_sql, [(i, *(r[k] for k in _CONTENT_COLUMNS[1:])) for i, r in zip(ids, rows)]
+            )
+        else:
+            ids = conn.execute(contents_stmt, rows).scalars().all()
+        signal_rows = []
         for content_id, (_, sigs) in zip(ids, chunk):
-            for sig in sigs:
-                sig_rows.append({**sig, "bank_id": bank_id, "content_id": content_id})
-                by_type[sig["signal_type"]] += 1
-        if sig_rows:
-            s.execute(insert(signals_t), sig_rows)
+            for g in sigs:
+                signal_rows.append(
+                    (bank_id, content_id, g["signal_type"], g["value"], g["frame_index"], g["quality"],
+                     g["category"], g["collab"], as_json(g["tags"]))
+                )
+                by_type[g["signal_type"]] += 1
+        if signal_rows:
+            conn.exec_driver_sql(signal_sql, signal_rows)
         contents += len(chunk)
     return contents, by_type
 

@@ -96,7 +96,7 @@ def _infos(s: Session, banks: Sequence[Bank]) -> list[BankInfo]:
         select(BankSignal.bank_id, BankSignal.signal_type, func.count())
         .where(BankSignal.bank_id.in_(ids))
         .group_by(BankSignal.bank_id, BankSignal.signal_type)
-    ).tuples():
+    ):
         signals[bank_id][stype] = n
     return [
         BankInfo(
