@@ -361,7 +361,7 @@ def test_db_failure_mid_import_rolls_back(db, tmp_path, monkeypatch):
     assert import_hash_list(db, "b", f).records == 5  # and it works without the fault
 
 
-def test_large_list_is_linear(db, tmp_path):
+def test_large_list_imports_in_bulk(db, tmp_path):
     n = 50_000
     lines = "".join(f"pdq {i:064x}\n" for i in range(n))
     create_bank(db, "big")
