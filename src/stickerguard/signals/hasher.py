@@ -1,16 +1,170 @@
-"""Decode + hash every signal of one file."""
-# OWNER: signals helper.
+"""Decode + hash every signal of one file: MD5, SHA-256, plain and canonical PDQ per frame.
+
+Frame policy (documented in docs/signals.md):
+
+* Sampling: frames are sampled every ``SAMPLE_INTERVAL_MS`` (250 ms) by
+  ``media.decode``; if that still leaves more than ``MAX_FRAMES`` (64), 64 of them are
+  kept, evenly spread over the animation (which widens the interval for long ones).
+* Empty frames (``canonicalize`` returns None: fully transparent or one flat colour)
+  are skipped. If every frame is empty, frame 0 is kept anyway with its plain PDQ
+  (quality ~0) and ``canonical_pdq=None`` so the file still has one FrameSignals.
+* Near-duplicates: a frame whose plain PDQ and canonical PDQ are both within
+  ``DEDUPE_BITS`` (8) bits of the last kept frame is dropped.
+* A static image always gives exactly one FrameSignals.
+"""
+
 from __future__ import annotations
 
+import hashlib
+import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..media import DEFAULT_LIMITS, Limits
-from .types import MediaSignals
+import numpy as np
+from PIL import Image
+
+from .base import hamming
+from .canonical import canonical_forms
+from .pdq import hash_image_dihedral, hash_rgb, hash_rgb_dihedral
+from .types import FrameSignals, MediaSignals
+
+if TYPE_CHECKING:
+    from ..media import DecodedMedia, Frame, Limits
+
+#: Sampling interval asked of ``media.decode``, in milliseconds.
+SAMPLE_INTERVAL_MS = 250.0
+#: Most frames hashed per file; more sampled frames are thinned evenly to this many.
+MAX_FRAMES = 64
+#: Consecutive kept frames closer than this (plain and canonical PDQ, bits) are merged.
+DEDUPE_BITS = 8
 
 
-def hash_bytes(data: bytes, *, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS) -> MediaSignals:  # pragma: no cover
-    raise NotImplementedError
+def thin_frames(frames: list, limit: int = MAX_FRAMES) -> list:
+    """Keep at most ``limit`` items, evenly spread, always including the first and last."""
+    if len(frames) <= limit:
+        return list(frames)
+    picks = np.linspace(0, len(frames) - 1, limit).round().astype(int)
+    return [frames[i] for i in sorted(set(picks.tolist()))]
 
 
-def hash_file(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> MediaSignals:  # pragma: no cover
-    raise NotImplementedError
+def _jpeg_reference_image(data: bytes) -> Image.Image | None:
+    """A lazy Pillow JPEG (so ``hash_image`` can draft it like Meta's reference), or None.
+
+    None when the JPEG carries an EXIF orientation other than 1: the decoded frame is
+    then already turned upright by ``media.decode`` and is hashed instead.
+    """
+    im = Image.open(io.BytesIO(data))
+    if im.format != "JPEG" or im.getexif().get(0x0112, 1) != 1:
+        return None
+    return im
+
+
+def hash_frame(image: Image.Image, *, index: int = 0, timestamp_ms: float = 0.0,
+               plain_source: Image.Image | None = None) -> FrameSignals:
+    """Every PDQ signal of one frame.
+
+    Args:
+        image: the composited frame (RGBA from ``media.decode``, or any Pillow image).
+        index, timestamp_ms: copied into the result.
+        plain_source: image to take the plain PDQ from instead of ``image`` (a lazy
+            JPEG for reference-exact drafting); the canonical PDQ always uses ``image``.
+    Returns:
+        FrameSignals with plain PDQ + dihedral, canonical PDQ + dihedral (None / () for
+        an empty frame) and ``canonical_variants`` (see ``canonical_variants``).
+    """
+    plain, quality = hash_image_dihedral(plain_source if plain_source is not None else image)
+    canon, variant_images = canonical_forms(image)
+    if canon is None:
+        return FrameSignals(index=index, timestamp_ms=timestamp_ms, pdq=plain[0], quality=quality,
+                            canonical_pdq=None, canonical_quality=0, pdq_dihedral=plain)
+    cdih, cquality = hash_rgb_dihedral(np.asarray(canon))
+    variants = tuple(dict.fromkeys(hash_rgb(np.asarray(v))[0] for v in variant_images))
+    return FrameSignals(
+        index=index,
+        timestamp_ms=timestamp_ms,
+        pdq=plain[0],
+        quality=quality,
+        canonical_pdq=cdih[0],
+        canonical_quality=cquality,
+        pdq_dihedral=plain,
+        canonical_dihedral=cdih,
+        canonical_variants=variants,
+    )
+
+
+def _near(a: FrameSignals, b: FrameSignals) -> bool:
+    if hamming(a.pdq, b.pdq) > DEDUPE_BITS:
+        return False
+    if (a.canonical_pdq is None) != (b.canonical_pdq is None):
+        return False
+    return a.canonical_pdq is None or hamming(a.canonical_pdq, b.canonical_pdq) <= DEDUPE_BITS
+
+
+def hash_decoded(decoded: "DecodedMedia", data: bytes) -> MediaSignals:
+    """Hash an already decoded file (see the module docstring for the frame policy).
+
+    Args:
+        decoded: ``media.decode`` output (frames already sampled).
+        data: the exact file bytes (MD5/SHA-256 are taken over them; a static JPEG is
+            also re-opened lazily from them for reference-exact plain PDQ).
+    """
+    frames: list[Frame] = thin_frames(decoded.frames)
+    plain_source = None
+    if decoded.format == "jpeg" and not decoded.animated:
+        plain_source = _jpeg_reference_image(data)
+    kept: list[FrameSignals] = []
+    first: FrameSignals | None = None
+    for frame in frames:
+        sig = hash_frame(frame.image, index=frame.index, timestamp_ms=frame.timestamp_ms,
+                         plain_source=plain_source)
+        first = first or sig
+        if sig.canonical_pdq is None:
+            continue
+        if kept and _near(kept[-1], sig):
+            continue
+        kept.append(sig)
+    if not kept and first is not None:
+        kept = [first]
+    return MediaSignals(
+        md5=hashlib.md5(data).hexdigest(),
+        sha256=hashlib.sha256(data).hexdigest(),
+        format=decoded.format,
+        width=decoded.width,
+        height=decoded.height,
+        animated=decoded.animated,
+        frame_count=decoded.frame_count,
+        duration_ms=decoded.duration_ms,
+        frames=kept,
+    )
+
+
+def hash_bytes(data: bytes, *, name: str = "<bytes>", limits: "Limits | None" = None) -> MediaSignals:
+    """Decode ``data`` with ``media.decode`` and compute every signal.
+
+    Args:
+        data: raw file bytes (untrusted; checked against ``limits``).
+        name: file name used as ``path=`` in errors.
+        limits: ``media.Limits`` (default ``DEFAULT_LIMITS``).
+    Returns:
+        MediaSignals: md5/sha256 of ``data`` and at least one FrameSignals.
+    Raises:
+        UnsupportedMedia, DecodeError, LimitExceeded: from ``media.decode``.
+    """
+    from ..media import DEFAULT_LIMITS, decode  # lazy: keeps signals importable on its own
+
+    decoded = decode(data, name=name, limits=limits or DEFAULT_LIMITS, sample_interval_ms=SAMPLE_INTERVAL_MS)
+    return hash_decoded(decoded, data)
+
+
+def hash_file(path: str | Path, *, limits: "Limits | None" = None) -> MediaSignals:
+    """Read ``path`` and :func:`hash_bytes` it (errors carry ``path=str(path)``).
+
+    Raises LimitExceeded before reading a file larger than ``limits.max_file_bytes``.
+    """
+    from ..media import DEFAULT_LIMITS
+    from ..media.limits import check_file_bytes
+
+    lim = limits or DEFAULT_LIMITS
+    p = Path(path)
+    check_file_bytes(p.stat().st_size, lim, str(path))
+    return hash_bytes(p.read_bytes(), name=str(path), limits=lim)

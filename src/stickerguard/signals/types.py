@@ -21,6 +21,10 @@ class FrameSignals:
         pdq_dihedral: the 8 dihedral variants of ``pdq`` (index 0 is ``pdq`` itself),
             in pdqhash's ``compute_dihedral`` order; used only for querying.
         canonical_dihedral: the same for ``canonical_pdq`` (empty when it is None).
+        canonical_variants: canonical PDQs of this frame flattened onto white and onto
+            black (frames with transparency only; duplicates removed; see
+            ``canonical.canonical_variants``). Banks store them as extra
+            ``sticker_pdq`` values so that queries a client already flattened match.
     """
 
     index: int
@@ -31,6 +35,7 @@ class FrameSignals:
     canonical_quality: int
     pdq_dihedral: tuple[str, ...] = ()
     canonical_dihedral: tuple[str, ...] = ()
+    canonical_variants: tuple[str, ...] = ()
 
 
 @dataclass
