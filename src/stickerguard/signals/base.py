@@ -6,14 +6,20 @@ import re
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
+_HEX_ANYCASE = re.compile(r"[0-9a-fA-F]*")
+
 
 def hamming(a: str, b: str) -> int:
     """Hamming distance in bits between two equal-length hex strings.
 
-    Raises ValueError if the lengths differ or either is not hex.
+    Raises ValueError if the lengths differ or either is not hex (digits 0-9, a-f,
+    A-F only: no ``0x`` prefix, sign, underscore or whitespace).
     """
     if len(a) != len(b):
         raise ValueError(f"hash lengths differ: {len(a)} vs {len(b)} hex chars")
+    for value in (a, b):
+        if not _HEX_ANYCASE.fullmatch(value):
+            raise ValueError(f"not a hex string: {value!r}")
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
 

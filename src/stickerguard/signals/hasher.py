@@ -78,7 +78,7 @@ def hash_frame(image: Image.Image, *, index: int = 0, timestamp_ms: float = 0.0,
         return FrameSignals(index=index, timestamp_ms=timestamp_ms, pdq=plain[0], quality=quality,
                             canonical_pdq=None, canonical_quality=0, pdq_dihedral=plain)
     cdih, cquality = hash_rgb_dihedral(np.asarray(canon))
-    variants = tuple(dict.fromkeys(hash_rgb(np.asarray(v))[0] for v in variant_images))
+    variants = tuple(h for h in dict.fromkeys(hash_rgb(np.asarray(v))[0] for v in variant_images) if h != cdih[0])
     return FrameSignals(
         index=index,
         timestamp_ms=timestamp_ms,

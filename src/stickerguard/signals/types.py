@@ -22,7 +22,8 @@ class FrameSignals:
             in pdqhash's ``compute_dihedral`` order; used only for querying.
         canonical_dihedral: the same for ``canonical_pdq`` (empty when it is None).
         canonical_variants: canonical PDQs of this frame flattened onto white and onto
-            black (frames with transparency only; duplicates removed; see
+            black (frames with transparency only; duplicates and copies of
+            ``canonical_pdq`` left out; see
             ``canonical.canonical_variants``). Banks store them as extra
             ``sticker_pdq`` values so that queries a client already flattened match.
     """
