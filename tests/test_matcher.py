@@ -7,6 +7,7 @@ so every expected distance is known; unrelated random hashes are ~128 bits apart
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -375,3 +376,102 @@ def test_from_db_real_store(tmp_path, rng):
         ("list", "list.txt:1", None, (), 25, (1, 5, 1, 1)),
     ]
     assert [x.bank for x in Matcher.from_db(db, ["list"]).match(media(*q))] == ["list"]
+
+
+# --- end to end on real benign stickers (tests/data), hashed by stickerguard.signals ---
+
+PACKS = str(Path(__file__).parent / "data" / "whatsapp-sample-packs") + "/"
+CUPPY = ["01_Cuppy_smile.webp", "02_Cuppy_lol.webp", "03_Cuppy_rofl.webp"]
+ANIM = "2/01_SendingLove.webp"
+
+
+def rows_from_signals(sig: MediaSignals, content_id: int, name: str, first_id: int):
+    """Bank rows for one hashed sticker, as a bank built from media would hold them:
+    md5, sha256, per frame pdq + sticker_pdq + its flattened canonical variants."""
+    out = []
+
+    def add(t, v, frame_index=0, quality=None):
+        out.append(BankSignalRow(first_id + len(out), 1, "cuppy", 31, ("test",), content_id,
+                                 name, "pack", (), len(sig.frames), sig.animated, t, v,
+                                 frame_index, quality))
+
+    add("md5", sig.md5)
+    add("sha256", sig.sha256)
+    for f in sig.frames:
+        add("pdq", f.pdq, f.index, f.quality)
+        for v in ((f.canonical_pdq,) if f.canonical_pdq else ()) + f.canonical_variants:
+            add("sticker_pdq", v, f.index, f.canonical_quality)
+    return out
+
+
+@pytest.fixture(scope="module")
+def real_rows():
+    from stickerguard.signals import hash_file
+
+    rows = []
+    for i, name in enumerate(CUPPY):
+        rows += rows_from_signals(hash_file(PACKS + "1/" + name), i + 1, name, i * 100)
+    return rows + rows_from_signals(hash_file(PACKS + ANIM), 10, ANIM, 1000)
+
+
+@pytest.mark.parametrize("transform, expected", [
+    ("mirror", (1, "sticker_pdq", "sticker_pdq", 0, "flip_y")),
+    ("rotate_90", (1, "sticker_pdq", "sticker_pdq", 0, "rot270")),
+    ("jpeg_q70_white", (1, "sticker_pdq", "sticker_pdq", 0, "identity")),
+    ("shrink_70", (1, "sticker_pdq", "sticker_pdq", 4, "identity")),
+])
+def test_real_sticker_edits_match_only_their_item(real_rows, transform, expected):
+    from PIL import Image
+
+    from stickerguard.signals import hash_bytes
+    from stickerguard.transforms import apply_bytes
+
+    m = Matcher.from_rows(real_rows)
+    with Image.open(PACKS + "1/" + CUPPY[0]) as img:
+        data, ext = apply_bytes(transform, img)
+    hits = m.match(hash_bytes(data, name=f"q.{ext}"))
+    assert [(x.content_id, x.signal_type, x.query_signal, x.distance, x.transform)
+            for x in hits] == [expected]
+
+
+def test_real_unchanged_files_match_exactly_and_others_do_not(real_rows):
+    from stickerguard.signals import hash_file
+
+    m = Matcher.from_rows(real_rows)
+    for i, name in enumerate(CUPPY):
+        hits = m.match(hash_file(PACKS + "1/" + name))
+        assert [(x.content_id, x.signal_type, x.distance) for x in hits] == [(i + 1, "md5", 0)]
+    assert m.match(hash_file(PACKS + "1/04_Cuppy_sad.webp")) == []
+
+
+def _mirrored_animation(n_frames=None) -> bytes:
+    import io
+
+    from PIL import Image, ImageSequence
+
+    with Image.open(PACKS + ANIM) as im:
+        frames = [(f.convert("RGBA").transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+                   f.info.get("duration", 80)) for f in ImageSequence.Iterator(im)]
+    frames = frames[:n_frames]
+    buf = io.BytesIO()
+    frames[0][0].save(buf, "WEBP", save_all=True, append_images=[f for f, _ in frames[1:]],
+                      duration=[d for _, d in frames], loop=0, quality=50)
+    return buf.getvalue()
+
+
+def test_real_animation_mirrored_reencoded_matches_all_frames(real_rows):
+    from stickerguard.signals import hash_bytes
+
+    m = Matcher.from_rows(real_rows)
+    [hit] = m.match(hash_bytes(_mirrored_animation(), name="anim.webp"))
+    assert (hit.content_id, hit.distance, hit.transform, hit.frames_matched) == (
+        10, 0, "flip_y", (7, 7, 7, 7))
+
+
+def test_real_animation_prefix_fails_frame_rule(real_rows):
+    from stickerguard.signals import hash_bytes
+
+    sig = hash_bytes(_mirrored_animation(4), name="prefix.webp")
+    assert Matcher.from_rows(real_rows).match(sig) == []
+    [hit] = Matcher.from_rows(real_rows, frame_match_ratio=0.25).match(sig)
+    assert (hit.content_id, hit.distance, hit.frames_matched) == (10, 2, (2, 2, 2, 7))
