@@ -10,25 +10,24 @@ however it was flattened, padded or trimmed.
 
 Algorithm (deterministic; constants below; measurements in docs/signals.md):
 
-0. Work at reduced size: images larger than ``WORK_SIZE`` on a side are shrunk to fit
-   it (Pillow ``BOX``, premultiplied alpha). Only the trim box precision depends on
-   this, and the output is 64 px anyway.
-1. Transparent frames (any alpha < 255): the drawing is every pixel with alpha >
-   ``ALPHA_THRESHOLD`` (faint halos and shadows then neither tint the result nor widen
-   the box); it is alpha-composited onto white.
+1. Transparent frames (any alpha < 255), at full resolution: the drawing is every
+   pixel with alpha > ``ALPHA_THRESHOLD`` (faint halos and shadows then neither tint
+   the result nor widen the box); its bounding box is cut out and alpha-composited
+   onto white.
 2. Opaque frames (a query a client already flattened, e.g. JPEG on white, PNG on
-   black): the background colour is the median of the 1-px outer border, provided at
-   least ``BORDER_UNIFORM_FRACTION`` of border pixels lie within ``COLOUR_TOLERANCE``
-   of it (max abs channel difference, 0..255); otherwise (a photo) the whole frame
-   is the drawing. Background = pixels within ``COLOUR_TOLERANCE`` of that colour
-   and 4-connected to the border (``scipy.ndimage.label``), plus enclosed pixels
-   within ``HOLE_TOLERANCE`` of it (holes such as a mug handle were transparent too).
-   Background pixels are painted white.
+   black), shrunk first to fit ``WORK_SIZE`` (Pillow ``BOX``): the background colour
+   is the median of the 1-px outer border, provided at least
+   ``BORDER_UNIFORM_FRACTION`` of border pixels lie within ``COLOUR_TOLERANCE`` of it
+   (max abs channel difference, 0..255); otherwise (a photo) the whole frame is the
+   drawing. Background = pixels within ``COLOUR_TOLERANCE`` of that colour and
+   4-connected to the border (``scipy.ndimage.label``), plus enclosed pixels within
+   ``HOLE_TOLERANCE`` of it (holes such as a mug handle were transparent too). They
+   are painted white.
 3. Trim to the bounding box of the drawing; none left -> the frame is empty -> None.
 4. Centre the box on a white square and resize it to ``CANONICAL_SIZE`` (64) px with
-   ``BICUBIC``. 64x64 is PDQ's own working size: pdqhash then skips its Jarosz
-   downsampling, so its DCT-domain dihedral hashes equal the hashes of the rotated /
-   mirrored canonical image (mirror distance 0-6 bits instead of 16-40 at 256/512).
+   ``BICUBIC``. 64x64 is PDQ's own working size: pdqhash's Jarosz window is then 1 px
+   (a no-op) and its decimation the identity, so its DCT-domain dihedral hashes equal the hashes of the rotated /
+   mirrored canonical image (Cuppy mirror distance max 6 bits; 40 with a 256 px image).
 
 What it cannot undo: a drawing whose own edge has the flattening colour (a white
 stroke flattened onto white, black outline onto black) loses that edge in step 2.
@@ -51,12 +50,14 @@ COLOUR_TOLERANCE = 40
 HOLE_TOLERANCE = 12
 #: Share of border pixels that must match their median colour for it to be background.
 BORDER_UNIFORM_FRACTION = 0.5
-#: Longest side the mask and trim work at, in pixels.
+#: Longest side the opaque-frame background search works at, in pixels.
 WORK_SIZE = 256
 #: Side of the canonical square in pixels.
 CANONICAL_SIZE = 64
 #: Pillow filter for the final resize.
 RESAMPLE = Image.Resampling.BICUBIC
+
+_ALPHA_LUT = [0] * (ALPHA_THRESHOLD + 1) + list(range(ALPHA_THRESHOLD + 1, 256))
 
 #: Colours a transparent frame is also flattened onto for :func:`canonical_variants`.
 VARIANT_BACKGROUNDS: tuple[tuple[int, int, int], ...] = ((255, 255, 255), (0, 0, 0))
@@ -113,6 +114,14 @@ def foreground_mask(rgb: Image.Image) -> np.ndarray:
     return ~(lookup[labels] | (diff <= HOLE_TOLERANCE))
 
 
+def _pad_resize(crop: Image.Image, size: int) -> Image.Image:
+    """Centre an RGB crop on a white square and resize it to ``size`` x ``size``."""
+    side = max(crop.size)
+    square = Image.new("RGB", (side, side), BACKGROUND)
+    square.paste(crop, ((side - crop.width) // 2, (side - crop.height) // 2))
+    return square.resize((size, size), RESAMPLE)
+
+
 def _square(rgb: Image.Image, fg: np.ndarray, size: int) -> Image.Image | None:
     """Paint non-``fg`` white, trim to the box of ``fg``, centre on a white square, resize."""
     rows = np.flatnonzero(fg.any(axis=1))
@@ -123,11 +132,7 @@ def _square(rgb: Image.Image, fg: np.ndarray, size: int) -> Image.Image | None:
     if not fg.all():
         white = Image.new("RGB", rgb.size, BACKGROUND)
         rgb = Image.composite(rgb, white, Image.fromarray(fg))
-    crop = rgb.crop(box)
-    side = max(crop.size)
-    square = Image.new("RGB", (side, side), BACKGROUND)
-    square.paste(crop, ((side - crop.width) // 2, (side - crop.height) // 2))
-    return square.resize((size, size), RESAMPLE)
+    return _pad_resize(rgb.crop(box), size)
 
 
 def _flatten_onto(rgba: Image.Image, colour: tuple[int, int, int]) -> Image.Image:
@@ -135,11 +140,14 @@ def _flatten_onto(rgba: Image.Image, colour: tuple[int, int, int]) -> Image.Imag
 
 
 def _transparent_form(rgba: Image.Image, size: int) -> Image.Image | None:
-    lut = [0] * (ALPHA_THRESHOLD + 1) + list(range(ALPHA_THRESHOLD + 1, 256))
-    alpha = rgba.getchannel("A").point(lut)
-    rgba = rgba.copy()
-    rgba.putalpha(alpha)
-    return _square(_flatten_onto(rgba, BACKGROUND), np.asarray(alpha) > 0, size)
+    """Steps 1, 3, 4 for an RGBA frame, at full resolution (the box is exact)."""
+    alpha = rgba.getchannel("A").point(_ALPHA_LUT)
+    box = alpha.getbbox()
+    if box is None:
+        return None
+    crop = rgba.crop(box)
+    crop.putalpha(alpha.crop(box))
+    return _pad_resize(_flatten_onto(crop, BACKGROUND), size)
 
 
 def _opaque_form(rgb: Image.Image, size: int) -> Image.Image | None:
@@ -152,11 +160,12 @@ def canonical_forms(image: Image.Image, size: int = CANONICAL_SIZE) -> tuple[Ima
         return None, []
     if not has_transparency(image):
         return _opaque_form(_fit(image.convert("RGB") if image.mode != "RGB" else image), size), []
-    rgba = _fit(image.convert("RGBA") if image.mode != "RGBA" else image)
+    rgba = image.convert("RGBA") if image.mode != "RGBA" else image
     canon = _transparent_form(rgba, size)
     if canon is None:
         return None, []
-    variants = [_opaque_form(_flatten_onto(rgba, c), size) for c in VARIANT_BACKGROUNDS]
+    small = _fit(rgba)
+    variants = [_opaque_form(_flatten_onto(small, c), size) for c in VARIANT_BACKGROUNDS]
     return canon, [v for v in variants if v is not None]
 
 
@@ -175,7 +184,7 @@ def canonicalize(image: Image.Image, size: int = CANONICAL_SIZE) -> Image.Image 
     if image.width == 0 or image.height == 0:
         return None
     if has_transparency(image):
-        return _transparent_form(_fit(image.convert("RGBA") if image.mode != "RGBA" else image), size)
+        return _transparent_form(image.convert("RGBA") if image.mode != "RGBA" else image, size)
     return _opaque_form(_fit(image.convert("RGB") if image.mode != "RGB" else image), size)
 
 
@@ -186,7 +195,7 @@ def canonical_variants(image: Image.Image, size: int = CANONICAL_SIZE) -> list[I
     has the flattening colour (white stroke on white, black outline on black), step 2
     cannot tell edge from background. A bank entry therefore also stores the canonical
     form of its frame alpha-composited onto each of ``VARIANT_BACKGROUNDS`` (white,
-    black); a query flattened onto that colour lands on it (0-4 bits on Cuppy).
+    black); a query flattened onto that colour lands on it (max 2-4 bits on Cuppy).
 
     Returns:
         One RGB ``size`` x ``size`` image per colour (empty results skipped); ``[]``
