@@ -71,30 +71,30 @@ def test_opaque_and_palette_inputs():
 
 def test_cuppy_smile_canonical_literals(cuppy):
     _im, sig = cuppy["01_Cuppy_smile"]
-    assert sig.canonical_pdq == "81a6ba934e03845ea1fa5b71fc0daded83f8d6165e4e40919121efe96fdb1016"
+    assert sig.canonical_pdq == "81a6ba934e03845ea1fe5b71fc0daded83f8d6165c4e40919121efe96fdb1016"
     assert sig.canonical_quality == 100
 
 
 # transform -> sticker -> (plain PDQ distance, canonical-only, canonical-or-variant); bits.
 EXPECTED = {
     "01_Cuppy_smile": {
-        "identity": (0, 0, 0), "webp_q50": (4, 0, 0), "resize_256": (10, 4, 0),
-        "mirror": (12, 0, 0), "rotate_90": (12, 0, 0), "flatten_white": (82, 4, 0),
-        "flatten_black": (0, 4, 0), "flatten_random": (46, 6, 2), "jpeg_q70_white": (80, 6, 2),
+        "identity": (0, 0, 0), "webp_q50": (4, 0, 0), "resize_256": (10, 2, 0),
+        "mirror": (12, 0, 0), "rotate_90": (12, 0, 0), "flatten_white": (82, 2, 0),
+        "flatten_black": (0, 6, 0), "flatten_random": (46, 4, 2), "jpeg_q70_white": (80, 2, 0),
         "shrink_70": (126, 4, 4), "pad_20": (124, 0, 0), "trim": (104, 0, 0),
-        "crop_5": (114, 72, 68),
+        "crop_5": (114, 74, 68),
     },
     "08_Cuppy_lovewithmug": {
         "identity": (0, 0, 0), "webp_q50": (22, 0, 0), "resize_256": (18, 4, 4),
         "mirror": (14, 0, 0), "rotate_90": (14, 0, 0), "flatten_white": (100, 28, 0),
         "flatten_black": (4, 96, 0), "flatten_random": (84, 6, 6), "jpeg_q70_white": (100, 28, 0),
-        "shrink_70": (138, 0, 0), "pad_20": (134, 0, 0), "trim": (54, 0, 0), "crop_5": (92, 72, 52),
+        "shrink_70": (138, 0, 0), "pad_20": (134, 0, 0), "trim": (54, 0, 0), "crop_5": (92, 70, 50),
     },
     "15_Cuppy_bluescreen": {
-        "identity": (0, 0, 0), "webp_q50": (4, 0, 0), "resize_256": (6, 6, 4), "mirror": (16, 0, 0),
-        "rotate_90": (16, 0, 0), "flatten_white": (110, 8, 0), "flatten_black": (2, 38, 2),
+        "identity": (0, 0, 0), "webp_q50": (4, 2, 2), "resize_256": (6, 6, 4), "mirror": (16, 0, 0),
+        "rotate_90": (16, 2, 2), "flatten_white": (110, 8, 0), "flatten_black": (2, 38, 0),
         "flatten_random": (76, 12, 12), "jpeg_q70_white": (110, 8, 0), "shrink_70": (132, 10, 4),
-        "pad_20": (130, 0, 0), "trim": (88, 0, 0), "crop_5": (112, 76, 72),
+        "pad_20": (130, 0, 0), "trim": (88, 0, 0), "crop_5": (112, 76, 70),
     },
 }
 
@@ -113,9 +113,9 @@ def test_transform_distances_exact(cuppy, name):
 
 # (median, max) over the 25 Cuppy stickers of the canonical-or-variant distance, bits.
 PACK_GOAL = {
-    "webp_q50": (0, 2), "resize_256": (0, 6), "mirror": (0, 6), "flatten_white": (0, 2),
-    "flatten_black": (0, 2), "flatten_random": (4, 18), "jpeg_q70_white": (0, 4),
-    "shrink_70": (4, 8), "pad_20": (0, 0), "trim": (0, 0),
+    "webp_q50": (0, 4), "resize_256": (0, 6), "mirror": (0, 6), "flatten_white": (0, 2),
+    "flatten_black": (0, 4), "flatten_random": (4, 18), "jpeg_q70_white": (0, 4),
+    "shrink_70": (4, 6), "pad_20": (0, 0), "trim": (0, 0),
 }
 
 
@@ -150,7 +150,7 @@ def test_other_packs_stay_far_from_cuppy(cuppy):
         if f.canonical_pdq
         for h in bank
     )
-    assert nearest == 88
+    assert nearest == 90
 
 
 def test_transforms_module():

@@ -128,7 +128,7 @@ def test_cuppy_smile_exact_signals():
     assert (sig.format, sig.width, sig.height, sig.animated, sig.frame_count) == ("webp", 512, 512, False, 1)
     (frame,) = sig.frames
     assert frame.pdq == sig.pdq == "8d26b0a75e97464fa05a2b7256e9fdadab61aa165c86555a9016aba16ffa5016"
-    assert frame.canonical_pdq == "81a6ba934e03845ea1fa5b71fc0daded83f8d6165e4e40919121efe96fdb1016"
+    assert frame.canonical_pdq == "81a6ba934e03845ea1fe5b71fc0daded83f8d6165c4e40919121efe96fdb1016"
     assert (frame.quality, frame.canonical_quality) == (100, 100)
     assert frame.pdq_dihedral[0] == frame.pdq and len(frame.pdq_dihedral) == 8
     assert frame.canonical_dihedral[0] == frame.canonical_pdq and len(frame.canonical_dihedral) == 8
@@ -137,7 +137,7 @@ def test_cuppy_smile_exact_signals():
         "81a63a934e03845ea1fe5b71fc0dafed83f8d6165c4e40919121efe96fdb1016",
         "83a6ba934e03845ea1fa5b71fc0dadad83f8d6165e4e40919121efe86fdb5016",
     )
-    assert [hamming(v, frame.canonical_pdq) for v in frame.canonical_variants] == [4, 4]
+    assert [hamming(v, frame.canonical_pdq) for v in frame.canonical_variants] == [2, 6]
 
 
 def test_animated_webp_sampled_every_250ms():

@@ -15,7 +15,7 @@ Algorithm (deterministic; constants below; measurements in docs/signals.md):
    the result nor widen the box); its bounding box is cut out and alpha-composited
    onto white.
 2. Opaque frames (a query a client already flattened, e.g. JPEG on white, PNG on
-   black), shrunk first to fit ``WORK_SIZE`` (Pillow ``BOX`` after an integer ``reduce``): the background colour
+   black), shrunk first to fit ``WORK_SIZE`` (Pillow ``BOX``): the background colour
    is the median of the 1-px outer border, provided at least
    ``BORDER_UNIFORM_FRACTION`` of border pixels lie within ``COLOUR_TOLERANCE`` of it
    (max abs channel difference, 0..255); otherwise (a photo) the whole frame is the
@@ -25,7 +25,7 @@ Algorithm (deterministic; constants below; measurements in docs/signals.md):
    are painted white.
 3. Trim to the bounding box of the drawing; none left -> the frame is empty -> None.
 4. Centre the box on a white square and resize it to ``CANONICAL_SIZE`` (64) px with
-   ``BICUBIC`` (after an integer ``reduce``, ``reducing_gap=2``). 64x64 is PDQ's own working size: pdqhash's Jarosz window is then 1 px
+   ``BICUBIC``. 64x64 is PDQ's own working size: pdqhash's Jarosz window is then 1 px
    (a no-op) and its decimation the identity, so its DCT-domain dihedral hashes equal the hashes of the rotated /
    mirrored canonical image (Cuppy mirror distance max 6 bits; 40 with a 256 px image).
 
@@ -56,8 +56,6 @@ WORK_SIZE = 256
 CANONICAL_SIZE = 64
 #: Pillow filter for the final resize.
 RESAMPLE = Image.Resampling.BICUBIC
-#: ``reducing_gap`` of the final resize (box-reduce first, then BICUBIC; faster).
-REDUCING_GAP: float | None = 2.0
 
 _ALPHA_LUT = [0] * (ALPHA_THRESHOLD + 1) + list(range(ALPHA_THRESHOLD + 1, 256))
 
@@ -79,8 +77,7 @@ def _fit(image: Image.Image) -> Image.Image:
     scale = WORK_SIZE / max(w, h)
     if scale >= 1:
         return image
-    target = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return image.resize(target, Image.Resampling.BOX, reducing_gap=1.0)
+    return image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BOX)
 
 
 def _max_channel_diff(rgb: Image.Image, colour: tuple[int, int, int]) -> np.ndarray:
@@ -122,7 +119,7 @@ def _pad_resize(crop: Image.Image, size: int) -> Image.Image:
     side = max(crop.size)
     square = Image.new("RGB", (side, side), BACKGROUND)
     square.paste(crop, ((side - crop.width) // 2, (side - crop.height) // 2))
-    return square.resize((size, size), RESAMPLE, reducing_gap=REDUCING_GAP)
+    return square.resize((size, size), RESAMPLE)
 
 
 def _square(rgb: Image.Image, fg: np.ndarray, size: int) -> Image.Image | None:
