@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from stickerguard.errors import DecodeError, UnsupportedMedia
+from stickerguard.errors import DecodeError, LimitExceeded, UnsupportedMedia
+from stickerguard.media import Limits
 from stickerguard.signals import DIHEDRAL_NAMES, hamming, hash_bytes, hash_file, hash_image, hash_image_dihedral
 from stickerguard.signals.hasher import MAX_FRAMES, thin_frames
 from stickerguard.signals.pdq import DIHEDRAL_TRANSPOSE, reference_size
@@ -200,3 +201,12 @@ def test_errors_carry_the_name():
     with pytest.raises(DecodeError) as err:
         hash_bytes(data[:200], name="cut.webp")
     assert err.value.path == "cut.webp"
+
+
+def test_hash_file_checks_size_before_reading():
+    path = CUPPY / "01_Cuppy_smile.webp"
+    with pytest.raises(LimitExceeded) as err:
+        hash_file(path, limits=Limits(max_file_bytes=1000))
+    assert str(err.value) == (
+        f"{path}: file is {path.stat().st_size} bytes, over the limit of 1000 bytes (max_file_bytes)")
+    assert err.value.field == "max_file_bytes"

@@ -168,7 +168,8 @@ def hash_bytes(data: bytes, *, name: str = "<bytes>", limits: "Limits | None" = 
 def hash_file(path: str | Path, *, limits: "Limits | None" = None, variants: bool = True) -> MediaSignals:
     """Read ``path`` and :func:`hash_bytes` it (errors carry ``path=str(path)``).
 
-    Raises LimitExceeded before reading a file larger than ``limits.max_file_bytes``.
+    Raises LimitExceeded before reading a file larger than ``limits.max_file_bytes``,
+    OSError if it cannot be read, and whatever :func:`hash_bytes` raises.
     """
     from ..media import DEFAULT_LIMITS
     from ..media.limits import check_file_bytes

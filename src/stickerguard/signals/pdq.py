@@ -81,7 +81,8 @@ def reference_rgb(image: Image.Image, max_side: int = REFERENCE_MAX_SIDE) -> np.
     Args:
         image: any Pillow image (RGBA frames from ``media.decode``, or a lazy
             ``Image.open`` result: a JPEG that is not yet loaded is then decoded at
-            reduced DCT scale via ``draft`` exactly as the reference did).
+            reduced DCT scale via ``draft`` exactly as the reference did; ``draft``
+            changes that lazy image in place, as ``thumbnail`` did in the reference).
     Returns:
         ``uint8`` array of shape (h, w, 3), C-contiguous.
     Alpha is dropped as ``Image.convert("RGB")`` does (no flattening; the colour
