@@ -203,6 +203,18 @@ def _media_item(sticker: Sticker, sig: MediaSignals) -> _Item:
                     "quality": f.canonical_quality,
                 }
             )
+        # Canonical hashes of the frame already flattened onto white / black, so that a
+        # query a client flattened before upload still meets a bank hash (signals docs).
+        for v in f.canonical_variants:
+            signals.append(
+                {
+                    **base,
+                    "signal_type": "sticker_pdq",
+                    "value": SIGNAL_TYPES["sticker_pdq"].validate(v),
+                    "frame_index": f.index,
+                    "quality": None,
+                }
+            )
     return content, signals
 
 
@@ -213,7 +225,8 @@ def add_media(db: Database, bank: str, items: Iterable[tuple[Sticker, MediaSigna
     ``source`` = its path, ``pack`` = pack identifier, ``animated``, ``frame_count`` =
     hashed frames) with signals ``md5``, ``sha256`` and, per frame, ``pdq`` and
     ``sticker_pdq`` (skipped when the canonical hash is None) with that frame's index
-    and quality. Raises BankError (unknown bank) or ValueError (a malformed hash).
+    and quality, plus one ``sticker_pdq`` (quality unknown) per ``canonical_variants``
+    entry. Raises BankError (unknown bank) or ValueError (a malformed hash).
     """
     with db.session() as s:
         bank_id = bank_row(s, bank).id

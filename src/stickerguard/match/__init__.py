@@ -10,10 +10,9 @@ Public surface::
     BankSignalRow, Match, FramesMatched             # data shapes (match/types.py)
     scan(paths, matcher, ...) -> Iterator[ScanResult]  # scan.py, by the lead
 """
-# OWNER: index/match helper (Matcher, Match); scan.py by the lead.
-
 from .matcher import DEFAULT_FRAME_MATCH_RATIO, DEFAULT_MIN_QUALITY, DIHEDRAL_NAMES, Matcher
 from .types import BankSignalRow, FramesMatched, Match
+from .scan import ScanResult, ScanSummary, scan, signals_to_dict
 
 __all__ = [
     "DEFAULT_FRAME_MATCH_RATIO",
@@ -23,4 +22,8 @@ __all__ = [
     "FramesMatched",
     "Match",
     "Matcher",
+    "ScanResult",
+    "ScanSummary",
+    "scan",
+    "signals_to_dict",
 ]
