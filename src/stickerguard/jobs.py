@@ -43,6 +43,21 @@ def is_media_source(path: str | Path) -> bool:
     return any(head.startswith(m) for m in _MEDIA_MAGIC)
 
 
+def hash_upload(
+    data: bytes, *, name: str = "<upload>", limits: Limits = DEFAULT_LIMITS, variants: bool = False
+):
+    """Hash one untrusted upload (the HTTP API's and the review queue's entry point).
+
+    Returns :class:`stickerguard.signals.MediaSignals`; raises a typed
+    StickerguardError (``unsupported_media``, ``decode_error``, ``limit_exceeded``)
+    naming ``name``. Today it hashes in this process; the isolation work routes it
+    through the sandboxed decoder pool without changing this signature.
+    """
+    from .signals import hash_bytes
+
+    return hash_bytes(data, name=name, limits=limits, variants=variants)
+
+
 @dataclass
 class MediaImport:
     """Outcome of :func:`import_media`: the bank import plus the files that failed alone."""
@@ -87,4 +102,4 @@ def import_media(
     )
 
 
-__all__ = ["MediaImport", "StickerguardError", "import_media", "is_media_source"]
+__all__ = ["MediaImport", "StickerguardError", "hash_upload", "import_media", "is_media_source"]
