@@ -26,7 +26,7 @@ def test_default_db_url_in_user_data_dir(monkeypatch, tmp_path):
 
 def test_migrations_match_models(db):
     with db.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diffs == []
 
@@ -92,9 +92,11 @@ def test_downgrade_to_base_and_back(tmp_path):
             command.upgrade(alembic_config(conn), "head")
         assert sorted(inspect(db.engine).get_table_names()) == [
             "alembic_version",
+            "api_tokens",
             "bank_contents",
             "bank_signals",
             "banks",
+            "change_log",
         ]
 
 

@@ -11,13 +11,14 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from sqlalchemy import String, bindparam, insert, select, text
+from sqlalchemy import String, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from ..errors import HashListError
 from ..signals.base import SIGNAL_TYPES, signal_type
 from ..store.db import Database
 from ..store.models import BankContent, BankSignal
+from .changes import log_change
 from .formats import HashRecord, get_format
 from .ops import bank_row
 
@@ -99,6 +100,7 @@ def _insert_items(s: Session, bank_id: int, items: Iterable[_Item]) -> tuple[int
             json_cache[key] = json.dumps(values)
         return json_cache[key]
 
+    content_lo = content_hi = None
     for chunk in _batched(items, CHUNK):
         now = datetime.now(timezone.utc)
         rows = []
@@ -114,6 +116,9 @@ def _insert_items(s: Session, bank_id: int, items: Iterable[_Item]) -> tuple[int
             )
         else:
             ids = conn.execute(contents_stmt, rows).scalars().all()
+        if ids:
+            content_lo = min(ids) if content_lo is None else min(content_lo, min(ids))
+            content_hi = max(ids) if content_hi is None else max(content_hi, max(ids))
         signal_rows = []
         for content_id, (_, sigs) in zip(ids, chunk):
             for g in sigs:
@@ -125,7 +130,20 @@ def _insert_items(s: Session, bank_id: int, items: Iterable[_Item]) -> tuple[int
         if signal_rows:
             conn.exec_driver_sql(signal_sql, signal_rows)
         contents += len(chunk)
+    if content_lo is not None:
+        _log_added(s, bank_id, content_lo, content_hi)
     return contents, by_type
+
+
+def _log_added(s: Session, bank_id: int, content_lo: int, content_hi: int) -> None:
+    """One ``signals`` change-log row for contents ``content_lo..content_hi`` of this import."""
+    lo, hi = s.execute(
+        select(func.min(BankSignal.id), func.max(BankSignal.id)).where(
+            BankSignal.bank_id == bank_id, BankSignal.content_id.between(content_lo, content_hi)
+        )
+    ).one()
+    log_change(s, "signals", bank_id=bank_id, first_signal_id=lo, last_signal_id=hi,
+               payload={"content_ids": [content_lo, content_hi]})
 
 
 def _record_item(rec: HashRecord, name: str, source: str) -> _Item:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import NamedTuple
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import BankError
 from ..store.db import Database
+from .changes import log_change
 from ..store.models import Bank, BankContent, BankSignal
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
@@ -131,6 +133,7 @@ def create_bank(db: Database, name: str, *, labels: Iterable[str] = (), threshol
             bank = Bank(name=name, labels=labels_, threshold=threshold, enabled=True)
             s.add(bank)
             s.flush()
+            log_change(s, "bank", bank_id=bank.id)
             return _infos(s, [bank])[0]
     except IntegrityError:  # created concurrently between the check and the insert
         raise BankError(f"bank {name!r} already exists", field="name") from None
@@ -173,6 +176,7 @@ def update_bank(
         if enabled is not None:
             bank.enabled = bool(enabled)
         s.flush()
+        log_change(s, "bank", bank_id=bank.id)
         return _infos(s, [bank])[0]
 
 
@@ -186,6 +190,7 @@ def delete_bank(db: Database, name: str) -> None:
         s.execute(delete(BankSignal).where(BankSignal.bank_id == bank_id))
         s.execute(delete(BankContent).where(BankContent.bank_id == bank_id))
         s.execute(delete(Bank).where(Bank.id == bank_id))
+        log_change(s, "bank", bank_id=bank_id, payload={"deleted": True})
 
 
 class BankSignalRow(NamedTuple):
@@ -208,9 +213,21 @@ class BankSignalRow(NamedTuple):
     quality: int | None
 
 
-def iter_bank_signals(db: Database, bank_names: Iterable[str] | None = None) -> Iterator[BankSignalRow]:
+def iter_bank_signals(
+    db: Database,
+    bank_names: Iterable[str] | None = None,
+    *,
+    include_disabled: bool = False,
+    bank_id: int | None = None,
+    signal_ids: tuple[int, int] | None = None,
+    content_ids: tuple[int, int] | None = None,
+) -> Iterator[BankSignalRow]:
     """Every signal of the enabled banks (or of the named ones, if enabled), by signal id.
 
+    Content items whose ``disabled_until`` is in the future are left out unless
+    ``include_disabled`` (servers filter those at match time instead, so that they come
+    back when the date passes). ``bank_id``, ``signal_ids`` and ``content_ids``
+    (inclusive ``(lo, hi)`` ranges) narrow the query; change-log followers use them.
     One streamed SELECT of columns (no ORM objects), fetched 10 000 rows at a time.
     Raises BankError "no bank named 'x'" if a name in ``bank_names`` does not exist.
     """
@@ -237,6 +254,15 @@ def iter_bank_signals(db: Database, bank_names: Iterable[str] | None = None) -> 
         .where(Bank.enabled.is_(True))
         .order_by(BankSignal.id)
     )
+    if not include_disabled:
+        now = datetime.now(timezone.utc)
+        stmt = stmt.where(or_(BankContent.disabled_until.is_(None), BankContent.disabled_until <= now))
+    if bank_id is not None:
+        stmt = stmt.where(BankSignal.bank_id == bank_id)
+    if signal_ids is not None:
+        stmt = stmt.where(BankSignal.id.between(*signal_ids))
+    if content_ids is not None:
+        stmt = stmt.where(BankSignal.content_id.between(*content_ids))
     if bank_names is not None:
         names = list(bank_names)
         with db.session() as s:

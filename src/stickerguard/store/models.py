@@ -61,7 +61,8 @@ class BankContent(Base):
     Columns: ``name`` (file name or hash-list reference), ``source`` (path or hash-list
     file it came from), ``pack`` (pack identifier/name, if any), ``animated``,
     ``frame_count`` (sampled frames hashed, 1 for static), ``labels`` (JSON list, in
-    addition to the bank's), ``note``, ``created_at``.
+    addition to the bank's), ``note``, ``created_at``, ``disabled_until`` (UTC; the
+    item does not match before then; None = enabled; migration 0002).
     """
 
     __tablename__ = "bank_contents"
@@ -76,6 +77,8 @@ class BankContent(Base):
     labels: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=_now)
+    #: matches on this item are not reported before this UTC time (None = enabled)
+    disabled_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     bank: Mapped[Bank] = relationship(back_populates="contents")
     signals: Mapped[list["BankSignal"]] = relationship(
@@ -110,3 +113,47 @@ class BankSignal(Base):
     tags: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
 
     content: Mapped[BankContent] = relationship(back_populates="signals")
+
+
+class ApiToken(Base):
+    """An HTTP API token (migration 0002). The secret itself is never stored.
+
+    Columns: ``name`` (who/what uses it, 1-100 chars), ``role`` (``admin``,
+    ``curator``, ``submitter`` or ``reviewer``), ``token_hash`` (SHA-256 of the secret
+    as 64 lowercase hex chars, unique), ``prefix`` (first 8 chars of the secret, shown
+    in listings), ``created_at``, ``revoked_at`` (None while valid), ``last_used_at``.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=_now)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ChangeLog(Base):
+    """One committed bank change, written in the SAME transaction as the change (0002).
+
+    Servers follow this table (LISTEN/NOTIFY on PostgreSQL, polling on SQLite) to
+    update their in-memory matcher incrementally. Columns: ``kind`` (``bank``:
+    bank created/updated/deleted; ``signals``: signals added; ``content``: content
+    updated or removed), ``bank_id``, ``content_id``, ``first_signal_id`` /
+    ``last_signal_id`` (inclusive id range added, for ``signals``), ``payload`` (JSON
+    object, e.g. ``{"signal_ids": [...]}`` of a removed content), ``created_at``.
+    """
+
+    __tablename__ = "change_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    bank_id: Mapped[int | None] = mapped_column(Integer)
+    content_id: Mapped[int | None] = mapped_column(Integer)
+    first_signal_id: Mapped[int | None] = mapped_column(Integer)
+    last_signal_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=_now)
