@@ -14,7 +14,6 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
-from io import BytesIO
 from pathlib import Path
 
 from PIL import Image
@@ -82,14 +81,6 @@ class DemoReport:
         }
 
 
-def _encode(result: Image.Image | bytes) -> tuple[bytes, str]:
-    if isinstance(result, bytes):
-        return result, ""
-    buf = BytesIO()
-    result.save(buf, format="PNG")
-    return buf.getvalue(), ".png"
-
-
 def run_demo(db, *, workdir: Path | None = None, progress: bool = False) -> DemoReport:
     """Run the demo against ``db`` (a :class:`stickerguard.store.Database`).
 
@@ -101,7 +92,7 @@ def run_demo(db, *, workdir: Path | None = None, progress: bool = False) -> Demo
     from .jobs import import_media
     from .match import Matcher
     from .match.scan import scan
-    from .transforms import TRANSFORMS
+    from .transforms import apply_bytes
 
     pack1 = sample_dir() / "1"
     stickers = sorted(pack1.glob("[0-9][0-9]_*.webp"))
@@ -122,9 +113,11 @@ def run_demo(db, *, workdir: Path | None = None, progress: bool = False) -> Demo
             (UNKNOWN_TRANSFORMS, unknown, False),
         ):
             for path in names:
-                for t in group:
-                    data, ext = _encode(TRANSFORMS[t](Image.open(path)))
-                    out = tmp / f"{path.stem}__{t}{ext or '.webp'}"
+                for seed, t in enumerate(group):
+                    # Real files as a platform would receive them: WebP for the
+                    # re-encode, lossless PNG for the geometric and colour changes.
+                    data, ext = apply_bytes(t, Image.open(path), seed)
+                    out = tmp / f"{path.stem}__{t}.{ext}"
                     out.write_bytes(data)
                     expected[out.name] = (path.name, t, is_known)
         for path in animated:

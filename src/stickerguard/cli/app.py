@@ -29,7 +29,7 @@ app.add_typer(bank_app, name="bank")
 out = Console()
 if not out.is_terminal:
     out = Console(width=240)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line: greppable
 
 DbOpt = Annotated[
     Optional[str],
