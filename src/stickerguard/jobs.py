@@ -48,14 +48,24 @@ def hash_upload(
 ):
     """Hash one untrusted upload (the HTTP API's and the review queue's entry point).
 
-    Returns :class:`stickerguard.signals.MediaSignals`; raises a typed
-    StickerguardError (``unsupported_media``, ``decode_error``, ``limit_exceeded``)
-    naming ``name``. Today it hashes in this process; the isolation work routes it
-    through the sandboxed decoder pool without changing this signature.
-    """
-    from .signals import hash_bytes
+    Decoding runs in the process-wide sandboxed worker pool
+    (:func:`stickerguard.isolate.get_pool`; thread-safe, so server threads may call this
+    concurrently), unless ``STICKERGUARD_ISOLATE=0``.
 
-    return hash_bytes(data, name=name, limits=limits, variants=variants)
+    Returns :class:`stickerguard.signals.MediaSignals`; raises a typed
+    StickerguardError naming ``name``: ``unsupported_media``, ``decode_error``,
+    ``limit_exceeded``, ``decoder_crashed`` (the worker died on this file) or
+    ``decode_timeout`` (it ran past its wall-clock or CPU limit).
+    """
+    from .match.scan import isolation_enabled
+
+    if not isolation_enabled():
+        from .signals import hash_bytes
+
+        return hash_bytes(data, name=name, limits=limits, variants=variants)
+    from .isolate import get_pool
+
+    return get_pool().hash(data, name=name, limits=limits, variants=variants)
 
 
 @dataclass

@@ -7,12 +7,10 @@ A file that fails to decode yields a result with ``error`` set; the scan goes on
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +20,7 @@ from ..media import DEFAULT_LIMITS, Limits, PackInfo, SourceError, Sticker, iter
 from ..signals import MediaSignals, hash_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..isolate import DecoderPool
     from .matcher import Match, Matcher
 
 
@@ -38,6 +37,8 @@ class ScanResult:
         signals: every hash of the file, or None when it could not be hashed.
         matches: bank matches, best first (empty when none, or when no matcher).
         error: the typed error when the file or source could not be read.
+        seconds: wall-clock time spent decoding + hashing this file (0 for sources
+            that were never hashed).
     """
 
     path: str
@@ -48,6 +49,7 @@ class ScanResult:
     signals: MediaSignals | None = None
     matches: list[Match] = field(default_factory=list)
     error: StickerguardError | None = None
+    seconds: float = 0.0
 
     def to_dict(self, *, with_frames: bool = False) -> dict[str, Any]:
         """JSON-ready dict: path, pack, sticker, emojis, signals summary, matches, error."""
@@ -188,8 +190,9 @@ def _hash_one(
         return None, _as_error(exc, name)
 
 
-def _hash_one_packed(args: tuple[bytes, str, Limits, bool]) -> tuple[MediaSignals | None, StickerguardError | None]:
-    return _hash_one(*args)
+def isolation_enabled() -> bool:
+    """True unless ``STICKERGUARD_ISOLATE=0`` (debugging escape hatch; see docs/security.md)."""
+    return os.environ.get("STICKERGUARD_ISOLATE", "1") != "0"
 
 
 def scan(
@@ -203,6 +206,8 @@ def scan(
     summary: ScanSummary | None = None,
     on_item: Callable[[ScanResult], None] | None = None,
     variants: bool = False,
+    isolate: bool | None = None,
+    pool: DecoderPool | None = None,
 ) -> Iterator[ScanResult]:
     """Hash and match every sticker under ``paths``.
 
@@ -213,61 +218,66 @@ def scan(
         limits: decoding limits for untrusted media.
         signal_keys: Signal pack keys (pack folder or id -> 64 hex chars).
         banks: restrict matching to these bank names (None = every enabled bank).
-        workers: processes hashing in parallel (1 = in this process, 0 = one per CPU);
-            results keep the walk order either way.
+        workers: files decoded at once (0 = one per CPU); results keep the walk order.
         summary: a :class:`ScanSummary` to fill in as results are yielded.
         on_item: called with each result (e.g. to advance a progress bar).
         variants: also compute the flattened canonical variants (needed only when the
             results are added to a bank; queries do not use them).
+        isolate: decode in sandboxed worker processes (:mod:`stickerguard.isolate`);
+            None = yes unless ``STICKERGUARD_ISOLATE=0``. False hashes in this process,
+            one file at a time (benchmarks, debugging).
+        pool: the :class:`~stickerguard.isolate.DecoderPool` to use (default: the
+            process-wide warm pool, grown to ``workers``).
 
     Yields:
-        One :class:`ScanResult` per sticker or unreadable source, in walk order.
+        One :class:`ScanResult` per sticker or unreadable source, in walk order. A file
+        that crashes or hangs its decoder yields ``decoder_crashed`` / ``decode_timeout``.
         Never raises for a bad input file; raises only for programming errors.
     """
     start = time.perf_counter()
     if workers <= 0:
         workers = os.cpu_count() or 1
+    if isolate is None:
+        isolate = pool is not None or isolation_enabled()
     items = iter_stickers(paths, limits=limits, signal_keys=signal_keys)
 
-    def _results() -> Iterator[ScanResult]:
-        if workers <= 1:
-            for item in items:
-                if isinstance(item, SourceError):
-                    yield _source_result(item)
-                else:
-                    sig, err = _hash_one(item.data, item.path, limits, variants)
-                    yield _sticker_result(item, sig, err, matcher, banks)
-            return
-        # forkserver: never fork a parent that may already run OpenMP (faiss) threads.
-        ctx = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            batch: list[Sticker | SourceError] = []
-            for item in items:
-                batch.append(item)
-                if len(batch) >= 4 * workers:
-                    yield from _run_batch(pool, batch, limits, matcher, banks, variants)
-                    batch = []
-            if batch:
-                yield from _run_batch(pool, batch, limits, matcher, banks, variants)
+    def _in_process() -> Iterator[ScanResult]:
+        for item in items:
+            if isinstance(item, SourceError):
+                yield _source_result(item)
+            else:
+                t0 = time.perf_counter()
+                sig, err = _hash_one(item.data, item.path, limits, variants)
+                yield _sticker_result(item, sig, err, matcher, banks, time.perf_counter() - t0)
 
-    for result in _results():
+    def _isolated() -> Iterator[ScanResult]:
+        from ..isolate import get_pool
+
+        decoder = pool or get_pool(workers)
+        window: deque = deque()
+        for item in items:
+            future = None
+            if isinstance(item, Sticker):
+                future = decoder.submit_hash(item.data, name=item.path, limits=limits, variants=variants)
+            window.append((item, future))
+            while len(window) > 2 * workers:
+                yield _finish(*window.popleft())
+        while window:
+            yield _finish(*window.popleft())
+
+    def _finish(item: Sticker | SourceError, future) -> ScanResult:
+        if future is None:
+            return _source_result(item)
+        sig, err, seconds = future.result()
+        return _sticker_result(item, sig, err, matcher, banks, seconds)
+
+    for result in (_isolated() if isolate else _in_process()):
         if summary is not None:
             summary.add(result)
             summary.seconds = time.perf_counter() - start
         if on_item is not None:
             on_item(result)
         yield result
-
-
-def _run_batch(pool, batch, limits, matcher, banks, variants) -> Iterator[ScanResult]:
-    stickers = [i for i in batch if isinstance(i, Sticker)]
-    hashed = iter(pool.map(_hash_one_packed, [(s.data, s.path, limits, variants) for s in stickers]))
-    for item in batch:
-        if isinstance(item, SourceError):
-            yield _source_result(item)
-        else:
-            sig, err = next(hashed)
-            yield _sticker_result(item, sig, err, matcher, banks)
 
 
 def _source_result(item: SourceError) -> ScanResult:
@@ -280,6 +290,7 @@ def _sticker_result(
     err: StickerguardError | None,
     matcher: Matcher | None,
     banks: list[str] | None,
+    seconds: float = 0.0,
 ) -> ScanResult:
     matches: list[Match] = []
     if sig is not None and matcher is not None:
@@ -293,4 +304,5 @@ def _sticker_result(
         signals=sig,
         matches=matches,
         error=err,
+        seconds=seconds,
     )

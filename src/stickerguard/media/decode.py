@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..errors import UnsupportedMedia
 from .images import PILLOW_FORMATS, decode_pillow
-from .limits import DEFAULT_LIMITS, Limits, check_file_bytes
+from .limits import DEFAULT_LIMITS, Limits, check_file_bytes, check_format_bytes
 from .lottie import decode_tgs
 from .sampling import FrameSampler
 from .sniff import sniff
@@ -29,8 +29,9 @@ def decode(
     Args:
         data: the raw file bytes (untrusted).
         name: file name used as ``path=`` in every error.
-        limits: safety limits; ``max_file_bytes`` is checked first, then per-format
-            pixel / frame / duration / Lottie-size limits.
+        limits: safety limits; ``max_file_bytes`` is checked first, then (after
+            sniffing) ``max_format_bytes``, then per-format pixel / frame / duration /
+            Lottie limits.
         sample_interval_ms: when given (> 0 ms), keep only the frames whose display
             interval ``[timestamp, timestamp + duration)`` contains a sample time
             ``0, interval, 2*interval, ...`` (frame 0 always). ``frame_count`` still counts
@@ -48,6 +49,8 @@ def decode(
     FrameSampler(sample_interval_ms)  # validate the argument before any work
     check_file_bytes(len(data), limits, name)
     fmt = sniff(data, name=name)
+    if fmt != "zip":
+        check_format_bytes(len(data), fmt, limits, name)
     if fmt in PILLOW_FORMATS:
         return decode_pillow(data, fmt, name=name, limits=limits, sample_interval_ms=sample_interval_ms)
     if fmt == "tgs":

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from ..errors import DecodeError, LimitExceeded, UnsupportedMedia
-from .limits import Limits, check_duration, check_frames, check_pixels
+from .limits import Limits, check_duration, check_frames, check_pixels, check_total_pixels
 from .sampling import FrameSampler
 from .types import DecodedMedia, Frame
 
@@ -100,7 +100,8 @@ def decode_pillow(
         fmt: one of ``webp png jpeg gif bmp`` (Pillow is told to use only that plugin).
         name: file name for errors.
         limits: ``max_pixels`` is checked on the header size before pixels are loaded;
-            ``max_frames`` on the declared frame count; ``max_duration_ms`` as frames go.
+            ``max_frames`` and ``max_total_pixels`` on the declared frame count;
+            ``max_duration_ms`` (and ``max_total_pixels`` again) as frames go.
         sample_interval_ms: keep only frames covering ``0, i, 2i, ...`` ms (all frames are
             still composited, in order).
 
@@ -112,7 +113,7 @@ def decode_pillow(
     Raises:
         DecodeError: truncated or corrupt data ("truncated or corrupt <fmt>: <reason>").
         LimitExceeded: max_pixels (also Pillow's own decompression-bomb check),
-            max_frames, max_duration_ms.
+            max_frames, max_total_pixels, max_duration_ms.
     """
     sampler = FrameSampler(sample_interval_ms)
     try:
@@ -139,11 +140,15 @@ def decode_pillow(
                     frame_count=1,
                     duration_ms=0.0,
                 )
+            check_total_pixels(frame_count * width * height, limits, name)
             frames: list[Frame] = []
             elapsed = 0.0
+            decoded_pixels = 0
             for index in range(frame_count):
                 im.seek(index)
                 check_pixels(*im.size, limits, name)  # Pillow grows a GIF canvas for oversized frames
+                decoded_pixels += im.size[0] * im.size[1]
+                check_total_pixels(decoded_pixels, limits, name, at_least=True)
                 im.load()  # WebP only reports the duration once the frame is decoded
                 duration = float(im.info.get("duration") or 0.0)
                 if duration <= MIN_FRAME_DURATION_MS:

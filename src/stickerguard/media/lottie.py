@@ -52,7 +52,12 @@ def parse_lottie(raw: bytes, *, name: str) -> dict:
     """
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except RecursionError as exc:
+        raise LimitExceeded(
+            "Lottie JSON nests deeper than the JSON parser allows (about 1000 levels; max_lottie_depth)",
+            path=name, field="max_lottie_depth",
+        ) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DecodeError(f"tgs does not hold valid JSON: {exc}", path=name) from exc
     if not isinstance(doc, dict):
         raise DecodeError(f"tgs JSON is a {type(doc).__name__}, not a Lottie object", path=name)
@@ -72,6 +77,91 @@ def parse_lottie(raw: bytes, *, name: str) -> dict:
     return doc
 
 
+def json_depth(doc: object, cap: int) -> int:
+    """Nesting depth of parsed JSON (a scalar is 0, ``[]`` is 1), counted iteratively;
+    stops and returns ``cap + 1`` as soon as the depth passes ``cap``."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        depth += 1
+        if depth > cap:
+            return depth
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in children)
+    return deepest
+
+
+def expanded_layer_count(doc: dict, cap: int, *, name: str) -> int:
+    """Layers rlottie would build: root layers plus, for every precomp layer (``ty`` 0),
+    the expanded layers of the asset its ``refId`` names (so a precomp used N times counts
+    N times). Stops growing past ``cap`` (returns a value > cap).
+
+    Raises DecodeError when precomps refer to each other in a cycle.
+    """
+    assets = {}
+    for asset in doc.get("assets") or []:
+        if isinstance(asset, dict) and isinstance(asset.get("layers"), list):
+            assets[str(asset.get("id"))] = asset["layers"]
+    memo: dict[str, int] = {}
+    visiting: list[str] = []
+
+    def count(layers: list) -> int:
+        total = 0
+        for layer in layers:
+            total += 1
+            if isinstance(layer, dict) and layer.get("ty") == 0 and str(layer.get("refId")) in assets:
+                total += expand(str(layer.get("refId")))
+            if total > cap:
+                return cap + 1
+        return total
+
+    def expand(ref: str) -> int:
+        if ref in memo:
+            return memo[ref]
+        if ref in visiting:
+            chain = " -> ".join([*visiting[visiting.index(ref):], ref])
+            raise DecodeError(f"Lottie precomps refer to each other in a cycle: {chain}", path=name)
+        if len(visiting) > cap:  # a chain longer than the layer cap is over it anyway
+            return cap + 1
+        visiting.append(ref)
+        memo[ref] = count(assets[ref])
+        visiting.pop()
+        return memo[ref]
+
+    return count(doc["layers"])
+
+
+def check_lottie_structure(doc: dict, limits: Limits, *, name: str) -> None:
+    """Refuse pathological Lottie structure before rlottie sees it.
+
+    Raises:
+        LimitExceeded: JSON nesting over ``max_lottie_depth``; expanded layer count over
+            ``max_lottie_layers``.
+        DecodeError: precomp reference cycle.
+    """
+    depth = json_depth(doc, limits.max_lottie_depth)
+    if depth > limits.max_lottie_depth:
+        raise LimitExceeded(
+            f"Lottie JSON nests at least {depth} levels deep, over the limit of "
+            f"{limits.max_lottie_depth} (max_lottie_depth)",
+            path=name, field="max_lottie_depth",
+        )
+    layers = expanded_layer_count(doc, limits.max_lottie_layers, name=name)
+    if layers > limits.max_lottie_layers:
+        raise LimitExceeded(
+            f"Lottie has at least {layers} layers once precomps are expanded, over the limit of "
+            f"{limits.max_lottie_layers} (max_lottie_layers)",
+            path=name, field="max_lottie_layers",
+        )
+
+
 def render_size(width: float, height: float) -> tuple[int, int]:
     """Render size in pixels: the Lottie's own size, scaled down to fit RENDER_SIZE."""
     scale = min(1.0, RENDER_SIZE / max(width, height))
@@ -85,12 +175,15 @@ def decode_tgs(data: bytes, *, name: str, limits: Limits, sample_interval_ms: fl
     at ``i * 1000 / fps`` ms for ``1000 / fps`` ms. Only sampled frames are rendered.
 
     Raises:
-        LimitExceeded: max_tgs_json_bytes, max_frames, max_duration_ms.
-        DecodeError: bad gzip, bad JSON, missing Lottie keys, or rlottie refusing the file.
+        LimitExceeded: max_tgs_json_bytes, max_lottie_depth, max_lottie_layers,
+            max_frames, max_duration_ms.
+        DecodeError: bad gzip, bad JSON, missing Lottie keys, precomp cycle, or rlottie
+            refusing the file.
     """
     sampler = FrameSampler(sample_interval_ms)
     raw = gunzip_capped(data, limits.max_tgs_json_bytes, name=name)
     doc = parse_lottie(raw, name=name)
+    check_lottie_structure(doc, limits, name=name)
     fps = float(doc["fr"])
     frame_count = max(1, math.ceil(doc["op"] - doc["ip"] - 1e-9))
     check_frames(frame_count, limits, name)

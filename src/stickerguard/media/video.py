@@ -15,7 +15,7 @@ import av
 from PIL import Image
 
 from ..errors import DecodeError, UnsupportedMedia
-from .limits import Limits, check_duration, check_frames, check_pixels
+from .limits import Limits, check_duration, check_frames, check_pixels, check_total_pixels
 from .sampling import FrameSampler
 from .types import DecodedMedia, Frame
 
@@ -78,7 +78,7 @@ def decode_video(
     Raises:
         UnsupportedMedia: no allowed video codec (see ALLOWED_CODECS).
         DecodeError: corrupt or truncated file, no video stream.
-        LimitExceeded: max_pixels, max_frames, max_duration_ms.
+        LimitExceeded: max_pixels, max_frames, max_total_pixels, max_duration_ms.
     """
     sampler = FrameSampler(sample_interval_ms)
     try:
@@ -99,6 +99,7 @@ def decode_video(
         check_pixels(width, height, limits, name)
         if stream.frames:
             check_frames(stream.frames, limits, name)
+            check_total_pixels(stream.frames * width * height, limits, name)
         if container.duration:
             check_duration(container.duration / 1000.0, limits, name)
         time_base = stream.time_base or Fraction(1, 1000)
@@ -112,6 +113,7 @@ def decode_video(
                 check_pixels(vframe.width, vframe.height, limits, name)
                 count += 1
                 check_frames(count, limits, name, at_least=True)
+                check_total_pixels(count * width * height, limits, name, at_least=True)
                 if vframe.pts is None:
                     timestamp = (count - 1) * default_ms
                 else:
