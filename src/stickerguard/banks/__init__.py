@@ -9,7 +9,12 @@ Public surface::
     import_hash_list(db, bank, path, *, format="auto") -> ImportResult   # all or nothing
     add_media(db, bank, [(Sticker, MediaSignals), ...]) -> ImportResult  # already hashed
     export_hash_list(db, bank, fh, *, format="lines", signal_types=None) -> int
-    iter_bank_signals(db, bank_names=None) -> Iterator[BankSignalRow]    # matcher loader
+    iter_bank_signals(db, bank_names=None, *, include_disabled=False, bank_id=None,
+                      signal_ids=None, content_ids=None) -> Iterator[BankSignalRow]
+    list_contents(db, bank, *, offset, limit) -> (total, [ContentInfo]); get_content
+    update_content(db, bank, id, *, note=, disabled_until=); delete_content -> n signals
+    add_signals(db, bank, [{type: hex}], *, name=, note=) -> (ImportResult, [content ids])
+    log_change / read_changes / last_change_id / Change / CHANNEL   # change log (servers)
     FORMATS: {"lines", "te-csv", "csv"} -> HashListFormat;  detect_format(path)
     HashRecord, HashListFormat, BankInfo, ImportResult, BankSignalRow
 
@@ -27,6 +32,8 @@ from .formats import (
     detect_format,
     get_format,
 )
+from .changes import CHANNEL, Change, last_change_id, log_change, read_changes
+from .content import ContentInfo, add_signals, delete_content, get_content, list_contents, update_content
 from .io import ImportResult, add_media, bank_records, export_hash_list, import_hash_list
 from .ops import (
     BankInfo,
@@ -40,6 +47,17 @@ from .ops import (
 )
 
 __all__ = [
+    "CHANNEL",
+    "Change",
+    "ContentInfo",
+    "add_signals",
+    "delete_content",
+    "get_content",
+    "last_change_id",
+    "list_contents",
+    "log_change",
+    "read_changes",
+    "update_content",
     "FORMATS",
     "BankInfo",
     "BankSignalRow",

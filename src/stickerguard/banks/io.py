@@ -61,14 +61,18 @@ _CONTENT_COLUMNS = (
 _SIGNAL_COLUMNS = ("bank_id", "content_id", "signal_type", "value", "frame_index", "quality", "category", "collab", "tags")
 
 
-def _insert_items(s: Session, bank_id: int, items: Iterable[_Item]) -> tuple[int, Counter]:
+def _insert_items(
+    s: Session, bank_id: int, items: Iterable[_Item], ids_out: list[int] | None = None
+) -> tuple[int, Counter]:
     """Bulk-insert contents then their signals, ``CHUNK`` contents per round trip.
 
     SQLite: contents go through multi-row ``INSERT ... RETURNING id`` (SQLAlchemy
     insertmanyvalues, ids in parameter order); PostgreSQL: content ids are taken from
     the table's sequence, then rows go in by the driver's ``executemany``. Signals
     always go by ``executemany`` with JSON pre-serialised (SQLAlchemy's per-row type
-    processing was 3/4 of the import time). Linear in the number of records.
+    processing was 3/4 of the import time). Linear in the number of records. The new
+    content ids are appended to ``ids_out`` (in item order) when it is given. One
+    ``signals`` change-log row records what was added.
     """
     contents = 0
     by_type: Counter = Counter()
@@ -116,6 +120,8 @@ def _insert_items(s: Session, bank_id: int, items: Iterable[_Item]) -> tuple[int
             )
         else:
             ids = conn.execute(contents_stmt, rows).scalars().all()
+        if ids_out is not None:
+            ids_out.extend(ids)
         if ids:
             content_lo = min(ids) if content_lo is None else min(content_lo, min(ids))
             content_hi = max(ids) if content_hi is None else max(content_hi, max(ids))
@@ -236,7 +242,9 @@ def _media_item(sticker: Sticker, sig: MediaSignals) -> _Item:
     return content, signals
 
 
-def add_media(db: Database, bank: str, items: Iterable[tuple[Sticker, MediaSignals]]) -> ImportResult:
+def add_media(
+    db: Database, bank: str, items: Iterable[tuple[Sticker, MediaSignals]], *, ids_out: list[int] | None = None
+) -> ImportResult:
     """Add already-hashed stickers to bank ``bank`` in ONE transaction.
 
     Each ``(Sticker, MediaSignals)`` becomes one BankContent (``name`` = sticker name,
@@ -244,11 +252,12 @@ def add_media(db: Database, bank: str, items: Iterable[tuple[Sticker, MediaSigna
     hashed frames) with signals ``md5``, ``sha256`` and, per frame, ``pdq`` and
     ``sticker_pdq`` (skipped when the canonical hash is None) with that frame's index
     and quality, plus one ``sticker_pdq`` (quality unknown) per ``canonical_variants``
-    entry. Raises BankError (unknown bank) or ValueError (a malformed hash).
+    entry. New content ids are appended to ``ids_out`` when given. Raises BankError
+    (unknown bank) or ValueError (a malformed hash).
     """
     with db.session() as s:
         bank_id = bank_row(s, bank).id
-        records, by_type = _insert_items(s, bank_id, (_media_item(st, sg) for st, sg in items))
+        records, by_type = _insert_items(s, bank_id, (_media_item(st, sg) for st, sg in items), ids_out)
     return ImportResult(None, records, dict(sorted(by_type.items())))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from . import bank, commands  # noqa: F401  (register the commands on ``app``)
+from . import bank, commands, serve  # noqa: F401  (register the commands on ``app``)
 from .app import app
 
 

@@ -1,0 +1,264 @@
+"""The in-memory matcher of one server process, kept fresh from the change log.
+
+:class:`LiveIndex` loads the enabled banks once, then a follower thread applies each
+committed change-log row incrementally (``Matcher.add_rows`` / ``remove_signals`` /
+``set_bank``) — woken by PostgreSQL NOTIFY, or polling on SQLite. Content items with a
+future ``disabled_until`` stay indexed but are filtered out of results, so they come
+back by themselves when the date passes. If the Matcher in use has no incremental API,
+a change triggers a rebuild from the database instead (slow, but correct).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+
+from ..banks import CHANNEL, Change, iter_bank_signals, last_change_id, read_changes
+from ..match import Match, Matcher
+from ..store.db import Database
+from ..store.models import Bank, BankContent
+
+log = logging.getLogger("stickerguard.index")
+GAP_WAIT_S = 10.0
+"""How long a missing change-log id (a transaction still open on PostgreSQL) is waited for."""
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+
+
+class LiveIndex:
+    """A Matcher plus the change-log position it reflects. Thread-safe.
+
+    Attributes:
+        position: highest change-log id applied (every id at or below it is applied,
+            except ids given up on after :data:`GAP_WAIT_S`).
+        loaded_at, checked_at: ``time.time()`` of the load and of the last successful
+            change-log check (None before); ``/status`` compares ``checked_at`` with the
+            staleness limit.
+        applied: change-log rows applied since start; ``rebuilds``: full reloads done.
+    """
+
+    def __init__(self, db: Database, *, poll_interval_s: float = 0.25, **matcher_options: Any) -> None:
+        self.db = db
+        self.poll_interval_s = poll_interval_s
+        self.matcher_options = matcher_options
+        self.matcher: Matcher | None = None
+        self.position = 0
+        self.loaded_at: float | None = None
+        self.checked_at: float | None = None
+        self.applied = 0
+        self.rebuilds = 0
+        self._disabled: dict[int, datetime] = {}
+        self._bank_enabled: dict[int, bool] = {}
+        self._gaps: dict[int, float] = {}
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+
+    # ------------------------------------------------------------------ loading
+    def load(self) -> None:
+        """(Re)build the matcher from the database; the change-log position is read first,
+        so changes committed during the load are applied again afterwards (idempotently)."""
+        position = last_change_id(self.db)
+        matcher = Matcher.from_rows(iter_bank_signals(self.db, include_disabled=True), **self.matcher_options)
+        with self.db.session() as s:
+            disabled = {cid: _aware(t) for cid, t in s.execute(
+                select(BankContent.id, BankContent.disabled_until).where(BankContent.disabled_until.is_not(None)))}
+            enabled = dict(s.execute(select(Bank.id, Bank.enabled)).all())
+        with self._lock:
+            self.matcher, self._disabled, self.position = matcher, disabled, position
+            self._bank_enabled = enabled
+            self._gaps.clear()
+            self.loaded_at = self.checked_at = time.time()
+
+    @property
+    def incremental(self) -> bool:
+        """True when the Matcher supports ``add_rows``/``remove_signals``/``set_bank``."""
+        return all(hasattr(Matcher, n) for n in ("add_rows", "remove_signals", "set_bank"))
+
+    # ----------------------------------------------------------------- following
+    def poll(self) -> int:
+        """Apply every committed change after :attr:`position`; returns how many were applied."""
+        after = min([self.position, *(g - 1 for g in self._gaps)])
+        changes = [c for c in read_changes(self.db, after) if c.id > self.position or c.id in self._gaps]
+        if changes:
+            with self._lock:
+                self._apply(changes)
+        self.checked_at = time.time()
+        return len(changes)
+
+    def _apply(self, changes: list[Change]) -> None:
+        now = time.monotonic()
+        for c in changes:
+            self._gaps.pop(c.id, None)
+        top = max(c.id for c in changes)
+        if top > self.position:
+            seen = {c.id for c in changes}
+            for missing in range(self.position + 1, top):
+                if missing not in seen:
+                    self._gaps.setdefault(missing, now)
+            self.position = top
+        for gap, since in list(self._gaps.items()):
+            if now - since > GAP_WAIT_S:
+                del self._gaps[gap]
+        if not self.incremental:
+            self.load()
+            self.rebuilds += 1
+            self.applied += len(changes)
+            return
+        for c in changes:
+            self._apply_one(c)
+            self.applied += 1
+
+    def _apply_one(self, c: Change) -> None:
+        m = self.matcher
+        if c.kind == "signals":
+            lo, hi = (c.payload.get("content_ids") or [None, None])
+            rows = [r for r in iter_bank_signals(
+                self.db, include_disabled=True, bank_id=c.bank_id,
+                signal_ids=(c.first_signal_id, c.last_signal_id),
+                content_ids=None if lo is None else (lo, hi)) if not _has_signal(m, r.signal_id)]
+            if rows:
+                m.add_rows(rows)
+        elif c.kind == "content":
+            if c.payload.get("removed"):
+                m.remove_signals(c.payload.get("signal_ids", []))
+                self._disabled.pop(c.content_id, None)
+            elif c.payload.get("disabled_until"):
+                self._disabled[c.content_id] = _aware(datetime.fromisoformat(c.payload["disabled_until"]))
+            else:
+                self._disabled.pop(c.content_id, None)
+        elif c.kind == "bank":
+            self._apply_bank(c)
+
+    def _apply_bank(self, c: Change) -> None:
+        """Bank created/updated/deleted: settings via ``set_bank``; a deleted bank (its
+        name may be reused) or an unloaded bank turning enabled reads the database."""
+        from ..errors import BankError
+        from ..store.models import Bank
+
+        with self.db.session() as s:
+            bank = s.get(Bank, c.bank_id)
+            row = None if bank is None else (bank.threshold, bank.enabled, tuple(bank.labels))
+        prev = self._bank_enabled.get(c.bank_id)
+        if row is None:
+            self._bank_enabled.pop(c.bank_id, None)
+            if prev is not None:
+                self.load()
+                self.rebuilds += 1
+            return
+        threshold, enabled, labels = row
+        self._bank_enabled[c.bank_id] = enabled
+        try:
+            self.matcher.set_bank(c.bank_id, threshold=threshold, enabled=enabled, labels=labels)
+        except (KeyError, BankError):  # no signal of this bank is indexed yet
+            pass
+        if enabled and prev is False:  # signals of a disabled bank are not loaded: add them
+            rows = [r for r in iter_bank_signals(self.db, include_disabled=True, bank_id=c.bank_id)
+                    if not _has_signal(self.matcher, r.signal_id)]
+            if rows:
+                self.matcher.add_rows(rows)
+
+    def start(self) -> None:
+        """Start the follower thread (daemon); PostgreSQL: LISTEN, else poll."""
+        if self._thread is not None:
+            return
+        target = self._listen_pg if self.db.dialect == "postgresql" else self._poll_loop
+        self._thread = threading.Thread(target=target, name="stickerguard-follower", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the follower thread (waits up to 5 s)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def _safe_poll(self) -> None:
+        try:
+            self.poll()
+        except Exception:  # keep following; /status turns 503 when checks keep failing
+            log.exception("change-log poll failed")
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            self._safe_poll()
+            self._wake.wait(self.poll_interval_s)
+            self._wake.clear()
+
+    def _listen_pg(self) -> None:
+        while not self._stop.is_set():
+            try:
+                raw = self.db.engine.raw_connection()
+            except Exception:
+                log.exception("LISTEN connection failed")
+                self._stop.wait(1.0)
+                continue
+            try:
+                conn = raw.driver_connection
+                conn.autocommit = True
+                conn.execute(f"LISTEN {CHANNEL}")
+                self._safe_poll()  # anything committed before LISTEN took effect
+                while not self._stop.is_set():
+                    for _ in conn.notifies(timeout=self.poll_interval_s * 4, stop_after=1):
+                        pass
+                    self._safe_poll()
+            except Exception:
+                log.exception("LISTEN loop failed; reconnecting")
+                self._stop.wait(0.5)
+            finally:
+                try:
+                    raw.invalidate()
+                except Exception:
+                    pass
+
+    # ------------------------------------------------------------------ matching
+    def _visible(self, matches: list[Match]) -> list[Match]:
+        if not self._disabled:
+            return matches
+        now = datetime.now(timezone.utc)
+        return [m for m in matches if not (m.content_id in self._disabled and self._disabled[m.content_id] > now)]
+
+    def match(self, signals, *, banks: Sequence[str] | None = None) -> list[Match]:
+        """``Matcher.match`` minus disabled content. Raises RuntimeError before :meth:`load`."""
+        with self._lock:
+            return self._visible(self._ready().match(signals, banks=banks))
+
+    def match_hash(self, signal_type: str, value: str, *, banks: Sequence[str] | None = None) -> list[Match]:
+        """``Matcher.match_hash`` minus disabled content (ValueError/BankError as there)."""
+        with self._lock:
+            return self._visible(self._ready().match_hash(signal_type, value, banks=banks))
+
+    def _ready(self) -> Matcher:
+        if self.matcher is None:
+            raise RuntimeError("index not loaded")
+        return self.matcher
+
+    def status(self) -> dict[str, Any]:
+        """``{"loaded", "position", "age_s" (since last check), "signals", "applied", "rebuilds", "incremental"}``."""
+        m = self.matcher
+        return {
+            "loaded": m is not None,
+            "position": self.position,
+            "age_s": None if self.checked_at is None else round(time.time() - self.checked_at, 3),
+            "signals": 0 if m is None else len(m),
+            "applied": self.applied,
+            "rebuilds": self.rebuilds,
+            "incremental": self.incremental,
+        }
+
+
+def _has_signal(matcher: Matcher, signal_id: int) -> bool:
+    has = getattr(matcher, "has_signal", None)
+    if has is not None:
+        return bool(has(signal_id))
+    return signal_id in getattr(matcher, "_signals", {})

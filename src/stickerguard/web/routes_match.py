@@ -1,0 +1,49 @@
+"""``/v1/hash`` and ``/v1/lookup``: hash a file; match a file or one hash."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+
+from ..service import hash_data, lookup_data, signals_json
+from .deps import AppState, require, state
+from .inputs import bank_filter, read_input
+from .schemas import ErrorOut, LookupOut, SignalsOut
+
+router = APIRouter(prefix="/v1", tags=["hash and lookup"], responses={
+    400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 413: {"model": ErrorOut},
+    415: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+
+UrlQ = Annotated[str | None, Query(description="Fetch the file from this URL (server option, off by default).")]
+BanksQ = Annotated[list[str] | None, Query(description="Only these banks (repeat or comma-separate).")]
+
+
+@router.post("/hash", response_model=SignalsOut, dependencies=[Depends(require("hash"))])
+def hash_file(st: Annotated[AppState, Depends(state)], file: Annotated[UploadFile | None, File()] = None,
+              url: UrlQ = None):
+    """Every signal of one file: plain and canonical PDQ with quality, MD5, SHA-256, frames."""
+    data, name = read_input(st, file, url)
+    return signals_json(hash_data(data, name, st.settings))
+
+
+@router.post("/lookup", response_model=LookupOut, dependencies=[Depends(require("lookup"))])
+def lookup_file(st: Annotated[AppState, Depends(state)], file: Annotated[UploadFile | None, File()] = None,
+                url: UrlQ = None, banks: BanksQ = None):
+    """Hash a file and return its signals and every match (bank, content, labels, type, distance)."""
+    data, name = read_input(st, file, url)
+    return lookup_data(st.index, data, name, st.settings, bank_filter(banks))
+
+
+@router.get("/lookup", response_model=LookupOut, dependencies=[Depends(require("lookup"))])
+async def lookup_hash(st: Annotated[AppState, Depends(state)],
+                      signal: Annotated[str, Query(max_length=200, description="The hash, hex.")],
+                      signal_type: Annotated[str, Query(max_length=40, description="pdq, sticker_pdq, md5, sha256 "
+                                                        "(or video_md5, video_sha256).")] = "pdq",
+                      banks: BanksQ = None):
+    """Look up one hash: every bank item holding a signal within its bank's threshold."""
+    from ..service import HMA_NAMES
+
+    kind = HMA_NAMES.get(signal_type, signal_type)
+    matches = st.index.match_hash(kind, signal, banks=bank_filter(banks))
+    return {"signals": None, "matches": [m.to_dict() for m in matches]}
