@@ -146,6 +146,22 @@ def _test_hook(op: object, payload: bytes) -> dict:
     raise ValueError(f"unknown op {op!r}")
 
 
+def _warm_up() -> None:
+    """Hash one small generated sticker so that lazy imports and first-call setup (about
+    0.7 s in scipy/pdqhash) happen before the worker reports ready, not on a real file."""
+    import io
+
+    from PIL import Image
+
+    from ..signals import hash_bytes
+
+    im = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    im.paste((200, 30, 30, 255), (8, 8, 40, 56))
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    hash_bytes(buf.getvalue(), name="<warm-up>", variants=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Worker loop: announce readiness, then answer requests until stdin closes."""
     parser = argparse.ArgumentParser(prog="stickerguard.isolate.worker")
@@ -166,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..media import decode  # noqa: F401
 
     Image.init()
+    _warm_up()
     confine(args.memory_bytes)
     _write_all(fd_out, encode({"ok": True, "ready": os.getpid()}))
     while True:

@@ -1,0 +1,163 @@
+"""Sandboxed decoder pool: same hashes as in-process, typed errors, and a worker that
+crashes, hangs, spins or runs out of memory costs one file, never the pool."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from stickerguard.errors import LimitExceeded, UnsupportedMedia
+from stickerguard.isolate import DecoderPool, SandboxLimits, WorkerCrashed, WorkerTimeout
+from stickerguard.isolate.protocol import signals_from_wire
+from stickerguard.jobs import hash_upload
+from stickerguard.match.scan import ScanSummary, scan
+from stickerguard.media import decode
+from stickerguard.signals import hash_bytes
+
+DATA = Path(__file__).parent / "data"
+CUPPY = DATA / "whatsapp-sample-packs/1/01_Cuppy_smile.webp"
+ANIMATED = DATA / "whatsapp-sample-packs/2/08_AreYouOK.webp"
+TGS = DATA / "telegram-tgs/phone.tgs"
+CUPPY_PDQ = "8d26b0a75e97464fa05a2b7256e9fdadab61aa165c86555a9016aba16ffa5016"
+
+
+@pytest.fixture(scope="module")
+def pool():
+    """Two warm workers that also answer the test misbehaviour ops."""
+    with DecoderPool(2, test_hooks=True) as p:
+        yield p
+
+
+def test_pool_hashes_equal_in_process(pool: DecoderPool) -> None:
+    for path in (CUPPY, ANIMATED, TGS):
+        data = path.read_bytes()
+        assert pool.hash(data, name=path.name) == hash_bytes(data, name=path.name, variants=False)
+    sig = pool.hash(CUPPY.read_bytes(), name="c.webp", variants=True)
+    assert sig.pdq == CUPPY_PDQ
+    assert sig == hash_bytes(CUPPY.read_bytes(), name="c.webp", variants=True)
+
+
+def test_pool_decode_returns_raw_frames(pool: DecoderPool) -> None:
+    data = ANIMATED.read_bytes()
+    got = pool.decode(data, name="a.webp", sample_interval_ms=250)
+    want = decode(data, name="a.webp", sample_interval_ms=250)
+    shape = lambda m: (m.format, m.width, m.height, m.animated, m.frame_count, m.duration_ms)  # noqa: E731
+    assert shape(got) == shape(want) == ("webp", 512, 512, True, 16, 1584.0)
+    assert [(f.index, f.timestamp_ms) for f in got.frames] == [(f.index, f.timestamp_ms) for f in want.frames]
+    for a, b in zip(got.frames, want.frames):
+        assert a.image.tobytes() == b.image.tobytes()
+
+
+def test_worker_errors_are_typed_and_name_the_file(pool: DecoderPool) -> None:
+    with pytest.raises(UnsupportedMedia) as err:
+        pool.hash(b"hello world!", name="x.webp")
+    assert str(err.value) == "x.webp: unrecognised format; first bytes: 68 65 6c 6c 6f 20 77 6f 72 6c 64 21"
+    assert err.value.code == "unsupported_media"
+
+
+def test_abort_costs_one_file_and_the_worker_is_replaced(pool: DecoderPool) -> None:
+    before, replaced = set(pool.pids()), pool.replaced
+    with pytest.raises(WorkerCrashed) as err:
+        pool.request("abort", name="boom.webp")
+    assert str(err.value) == "boom.webp: decoder process killed by SIGABRT (address-space limit 1024 MB)"
+    assert err.value.code == "decoder_crashed"
+    assert pool.replaced == replaced + 1
+    assert len(pool.pids()) == 2 and set(pool.pids()) != before
+    assert pool.hash(CUPPY.read_bytes(), name="c.webp").pdq == CUPPY_PDQ  # both workers still serve
+    assert pool.hash(CUPPY.read_bytes(), name="c.webp").pdq == CUPPY_PDQ
+
+
+def test_memory_limit_gives_limit_exceeded(pool: DecoderPool) -> None:
+    with pytest.raises(LimitExceeded) as err:
+        pool.request("alloc", str(2 << 30).encode(), name="big.webp")
+    assert str(err.value) == "big.webp: decoder ran out of memory (worker address-space limit 1024 MB)"
+    assert err.value.field == "worker_memory"
+
+
+def test_worker_rlimits_and_fds(pool: DecoderPool) -> None:
+    r, w = os.pipe()
+    os.set_inheritable(r, True)  # even an inheritable parent fd must not reach a new worker
+    try:
+        pool.request("abort")  # force a replacement started after the pipe exists
+    except WorkerCrashed:
+        pass
+    try:
+        fds = [pool.request("fds")["fds"] for _ in range(2)]
+    finally:
+        os.close(r)
+        os.close(w)
+    for listed in fds:
+        assert r not in listed and w not in listed
+        assert len(listed) <= 8, listed  # 0-2, two protocol pipes, the listing's own fd
+    for pid in pool.pids():
+        limits = Path(f"/proc/{pid}/limits").read_text()
+        assert "Max address space         1073741824           1073741824" in limits
+        assert "Max core file size        0                    0" in limits
+        assert "Max file size             0                    0" in limits
+
+
+def test_wall_clock_timeout() -> None:
+    with DecoderPool(1, SandboxLimits(timeout_s=0.5), test_hooks=True) as p:
+        with pytest.raises(WorkerTimeout) as err:
+            p.request("sleep", b"30", name="slow.gif")
+        assert str(err.value) == "slow.gif: decoding took longer than 0.5 s (wall-clock limit); worker killed"
+        assert err.value.code == "decode_timeout"
+        with pytest.raises(WorkerTimeout) as err:
+            p.request("spin", name="spin.gif")  # CPU-bound: the wall clock catches it too
+        assert p.replaced == 2
+        assert p.hash(CUPPY.read_bytes(), name="c.webp").pdq == CUPPY_PDQ
+
+
+def test_cpu_limit_kills_a_spinning_worker() -> None:
+    with DecoderPool(1, SandboxLimits(cpu_seconds=1, timeout_s=20), test_hooks=True) as p:
+        with pytest.raises(WorkerTimeout) as err:
+            p.request("spin", name="spin.tgs")
+        assert str(err.value) == "spin.tgs: decoding used more than 1 s of CPU (RLIMIT_CPU); worker killed by SIGXCPU"
+        assert err.value.field == "cpu_seconds"
+
+
+def test_malformed_worker_reply_is_a_crash_not_trusted() -> None:
+    with pytest.raises(WorkerCrashed) as err:
+        signals_from_wire({"md5": "not hex", "frames": [{}], "format": "webp"}, "x.webp")
+    assert str(err.value) == "x.webp: decoder worker sent malformed signals: md5 is not lowercase hex of the right length"
+
+
+def _slow_animation() -> bytes:
+    """96 blocky-noise frames of 512x512 at 40 ms: ~16 sampled frames to hash (hundreds of ms)."""
+    rng = np.random.default_rng(5)
+    frames = [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).resize((512, 512), Image.NEAREST)
+              for _ in range(96)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], duration=40, quality=10, method=0)
+    return buf.getvalue()
+
+
+def test_scan_goes_on_past_a_timeout(tmp_path: Path) -> None:
+    (tmp_path / "a.webp").write_bytes(CUPPY.read_bytes())
+    (tmp_path / "b_slow.webp").write_bytes(_slow_animation())
+    (tmp_path / "c.webp").write_bytes((CUPPY.parent / "02_Cuppy_lol.webp").read_bytes())
+    summary = ScanSummary()
+    with DecoderPool(1, SandboxLimits(timeout_s=0.15)) as p:
+        results = list(scan([tmp_path], pool=p, summary=summary))
+    assert [r.name for r in results] == ["a.webp", "b_slow.webp", "c.webp"]
+    assert results[0].signals.pdq == CUPPY_PDQ and results[2].signals is not None
+    assert results[1].error.code == "decode_timeout"
+    assert str(results[1].error) == f"{tmp_path}/b_slow.webp: decoding took longer than 0.15 s (wall-clock limit); worker killed"
+    assert (summary.hashed, dict(summary.errors), summary.exit_code()) == (2, {"decode_timeout": 1}, 0)
+    assert all(0 < r.seconds < 2 for r in results)
+
+
+def test_hash_upload_goes_through_the_default_pool() -> None:
+    from stickerguard.isolate import get_pool
+
+    data = CUPPY.read_bytes()
+    assert hash_upload(data, name="up.webp") == hash_bytes(data, name="up.webp", variants=False)
+    assert get_pool().pids()  # the warm default pool is running
+    with pytest.raises(UnsupportedMedia) as err:
+        hash_upload(b"PK\x03\x04" + bytes(30), name="up.webp")
+    assert str(err.value) == "up.webp: zip archive, not a media file"
