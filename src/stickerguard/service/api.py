@@ -6,7 +6,10 @@ hashing through :func:`stickerguard.jobs.hash_upload`, bank-side variants).
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import LimitExceeded
@@ -39,6 +42,21 @@ def check_upload(data: bytes, name: str, settings: Settings) -> str:
     return fmt
 
 
+_HASHERS: ThreadPoolExecutor | None = None
+_HASHERS_LOCK = threading.Lock()
+
+
+def _hashers() -> ThreadPoolExecutor:
+    """Process-wide threads that call ``jobs.hash_upload``. They live as long as the
+    process, which matters: sandbox workers die with the THREAD that started them
+    (``PR_SET_PDEATHSIG``), and the web server's own pool threads exit when idle."""
+    global _HASHERS
+    with _HASHERS_LOCK:
+        if _HASHERS is None:
+            _HASHERS = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="sg-hash")
+        return _HASHERS
+
+
 def hash_data(data: bytes, name: str, settings: Settings, *, variants: bool = False) -> MediaSignals:
     """Check caps then hash through ``jobs.hash_upload`` (the sandboxed entry point).
 
@@ -47,7 +65,8 @@ def hash_data(data: bytes, name: str, settings: Settings, *, variants: bool = Fa
     """
     check_upload(data, name, settings)
     limits = Limits(max_file_bytes=max(settings.upload_bytes.values(), default=len(data)))
-    return hash_upload(data, name=name, limits=limits, variants=variants or settings.hash_variants)
+    job = _hashers().submit(hash_upload, data, name=name, limits=limits, variants=variants or settings.hash_variants)
+    return job.result()
 
 
 def signals_json(sig: MediaSignals) -> dict[str, Any]:

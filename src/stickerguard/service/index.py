@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
 from ..banks import CHANNEL, Change, iter_bank_signals, last_change_id, read_changes
@@ -34,7 +35,8 @@ def _aware(t: datetime) -> datetime:
 
 
 class LiveIndex:
-    """A Matcher plus the change-log position it reflects. Thread-safe.
+    """A Matcher plus the change-log position it reflects. Thread-safe: matches run
+    without a lock here (the Matcher has its own read/write lock); polls are serialised.
 
     Attributes:
         position: highest change-log id applied (every id at or below it is applied,
@@ -58,7 +60,8 @@ class LiveIndex:
         self._disabled: dict[int, datetime] = {}
         self._bank_enabled: dict[int, bool] = {}
         self._gaps: dict[int, float] = {}
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # matcher reads and writes
+        self._poll_lock = threading.Lock()  # one poll at a time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
@@ -87,13 +90,14 @@ class LiveIndex:
     # ----------------------------------------------------------------- following
     def poll(self) -> int:
         """Apply every committed change after :attr:`position`; returns how many were applied."""
-        after = min([self.position, *(g - 1 for g in self._gaps)])
-        changes = [c for c in read_changes(self.db, after) if c.id > self.position or c.id in self._gaps]
-        if changes:
-            with self._lock:
-                self._apply(changes)
-        self.checked_at = time.time()
-        return len(changes)
+        with self._poll_lock:
+            after = min([self.position, *(g - 1 for g in self._gaps)])
+            changes = [c for c in read_changes(self.db, after) if c.id > self.position or c.id in self._gaps]
+            if changes:
+                with self._lock:
+                    self._apply(changes)
+            self.checked_at = time.time()
+            return len(changes)
 
     def _apply(self, changes: list[Change]) -> None:
         now = time.monotonic()
@@ -122,10 +126,10 @@ class LiveIndex:
         m = self.matcher
         if c.kind == "signals":
             lo, hi = (c.payload.get("content_ids") or [None, None])
-            rows = [r for r in iter_bank_signals(
+            rows = _new_rows(m, iter_bank_signals(
                 self.db, include_disabled=True, bank_id=c.bank_id,
                 signal_ids=(c.first_signal_id, c.last_signal_id),
-                content_ids=None if lo is None else (lo, hi)) if not _has_signal(m, r.signal_id)]
+                content_ids=None if lo is None else (lo, hi)))
             if rows:
                 m.add_rows(rows)
         elif c.kind == "content":
@@ -142,7 +146,6 @@ class LiveIndex:
     def _apply_bank(self, c: Change) -> None:
         """Bank created/updated/deleted: settings via ``set_bank``; a deleted bank (its
         name may be reused) or an unloaded bank turning enabled reads the database."""
-        from ..errors import BankError
         from ..store.models import Bank
 
         with self.db.session() as s:
@@ -157,13 +160,10 @@ class LiveIndex:
             return
         threshold, enabled, labels = row
         self._bank_enabled[c.bank_id] = enabled
-        try:
-            self.matcher.set_bank(c.bank_id, threshold=threshold, enabled=enabled, labels=labels)
-        except (KeyError, BankError):  # no signal of this bank is indexed yet
-            pass
+        # False (nothing changed) for a bank with no signal held yet: its rows carry its fields
+        self.matcher.set_bank(c.bank_id, threshold=threshold, enabled=enabled, labels=labels)
         if enabled and prev is False:  # signals of a disabled bank are not loaded: add them
-            rows = [r for r in iter_bank_signals(self.db, include_disabled=True, bank_id=c.bank_id)
-                    if not _has_signal(self.matcher, r.signal_id)]
+            rows = _new_rows(self.matcher, iter_bank_signals(self.db, include_disabled=True, bank_id=c.bank_id))
             if rows:
                 self.matcher.add_rows(rows)
 
@@ -230,13 +230,11 @@ class LiveIndex:
 
     def match(self, signals, *, banks: Sequence[str] | None = None) -> list[Match]:
         """``Matcher.match`` minus disabled content. Raises RuntimeError before :meth:`load`."""
-        with self._lock:
-            return self._visible(self._ready().match(signals, banks=banks))
+        return self._visible(self._ready().match(signals, banks=banks))
 
     def match_hash(self, signal_type: str, value: str, *, banks: Sequence[str] | None = None) -> list[Match]:
         """``Matcher.match_hash`` minus disabled content (ValueError/BankError as there)."""
-        with self._lock:
-            return self._visible(self._ready().match_hash(signal_type, value, banks=banks))
+        return self._visible(self._ready().match_hash(signal_type, value, banks=banks))
 
     def _ready(self) -> Matcher:
         if self.matcher is None:
@@ -250,15 +248,33 @@ class LiveIndex:
             "loaded": m is not None,
             "position": self.position,
             "age_s": None if self.checked_at is None else round(time.time() - self.checked_at, 3),
-            "signals": 0 if m is None else len(m),
+            "signals": 0 if m is None else _size(m),
             "applied": self.applied,
             "rebuilds": self.rebuilds,
             "incremental": self.incremental,
         }
 
 
-def _has_signal(matcher: Matcher, signal_id: int) -> bool:
-    has = getattr(matcher, "has_signal", None)
-    if has is not None:
-        return bool(has(signal_id))
-    return signal_id in getattr(matcher, "_signals", {})
+def _new_rows(matcher: Matcher, rows) -> list:
+    """``rows`` whose signal id the matcher does not hold yet (a change can be seen twice:
+    committed during the initial load, or two PostgreSQL imports interleaving ids)."""
+    rows = list(rows)
+    if not rows:
+        return rows
+    held = getattr(matcher, "held", None)
+    if held is not None:
+        mask = held([r.signal_id for r in rows])
+        return [r for r, h in zip(rows, mask) if not h]
+    # until Matcher has a public ``held``: its PDQ index and exact-row table
+    ids = np.fromiter((r.signal_id for r in rows), dtype=np.int64, count=len(rows))
+    pdq = getattr(matcher, "_pdq", None)
+    mask = pdq.contains(ids) if hasattr(pdq, "contains") else np.zeros(len(rows), dtype=bool)
+    exact = getattr(matcher, "_exact_rows", getattr(matcher, "_signals", {}))
+    return [r for r, h in zip(rows, mask.tolist()) if not h and r.signal_id not in exact]
+
+
+def _size(matcher: Matcher) -> int:
+    if hasattr(matcher, "__len__"):
+        return len(matcher)
+    stats = matcher.stats() if hasattr(matcher, "stats") else {}
+    return sum(sum(b.get("signals", {}).values()) for b in stats.values())
