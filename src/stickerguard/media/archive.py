@@ -27,6 +27,7 @@ Members whose base name starts with ``tray`` are flagged ``is_tray``. ``title.tx
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
@@ -36,6 +37,8 @@ from .types import PackInfo, SourceError, Sticker
 
 META_FILES = ("title.txt", "author.txt")
 META_MAX_BYTES = 4096
+# What reading one corrupt member raises (zlib.error: a bad deflate stream, e.g. a flipped bit).
+_MEMBER_ERRORS = (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, zlib.error)
 
 
 def _member_problem(info: zipfile.ZipInfo, shown: str, ctx: WalkContext) -> StickerguardError | None:
@@ -161,7 +164,7 @@ def read_archive(path: Path, ctx: WalkContext) -> Iterator[Item]:
             except StickerguardError as exc:
                 yield SourceError(where, exc)
                 continue
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+            except _MEMBER_ERRORS as exc:
                 err = PackError(f"member {member!r} cannot be read: {exc}", path=shown)
                 yield SourceError(where, err)
                 continue
@@ -182,7 +185,7 @@ def _read_meta(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], shown: str) ->
             continue
         try:
             raw = _read_member(zf, info, min(info.file_size, META_MAX_BYTES), shown)
-        except (StickerguardError, zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        except (StickerguardError, *_MEMBER_ERRORS):
             continue
         text = raw.decode("utf-8-sig", errors="replace").strip()
         if text:
