@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stickerguard.index import ExactIndex, PDQIndex, pdq_hex_to_array
+from stickerguard.index import ExactIndex, PDQIndex, pdq_hex_to_array, plan_flips, plan_widths
 from stickerguard.signals.base import hamming
 
 
@@ -107,7 +107,7 @@ def test_empty_queries_and_empty_index(rng):
     assert idx.range_search([random_hash(rng)], 31) == [[]]
 
 
-def test_save_load_round_trip(tmp_path, rng):
+def test_save_load_round_trip(tmp_path, rng):  # flat structure
     hashes = [random_hash(rng) for _ in range(50)]
     idx = PDQIndex()
     idx.add(range(100, 150), hashes)
@@ -123,13 +123,115 @@ def test_save_load_round_trip(tmp_path, rng):
     assert loaded.range_search([hashes[0]], 0) == [[(100, 0)]]
 
 
-def test_load_rejects_plain_flat_index(tmp_path):
-    import faiss
+def test_load_rejects_other_directories(tmp_path):
+    with pytest.raises(ValueError, match=r"empty: not a saved PDQIndex \(no pdq.json\)$"):
+        PDQIndex.load(tmp_path / "empty")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "pdq.json").write_text('{"format": 0}')
+    with pytest.raises(ValueError, match=r"pdq.json: unsupported format 0$"):
+        PDQIndex.load(tmp_path / "old")
 
-    path = tmp_path / "flat.fbin"
-    faiss.write_index_binary(faiss.IndexBinaryFlat(256), str(path))
-    with pytest.raises(ValueError, match="not a PDQIndex file \\(found IndexBinaryFlat\\)"):
-        PDQIndex.load(path)
+
+# --- multi-index hashing: exact against brute force ---------------------------------
+
+
+def near_duplicates(codes: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
+    """m queries: held codes with k = 0..40 bits flipped (cycling), as in the benchmark."""
+    q = codes[rng.integers(0, len(codes), m)].copy()
+    bits = np.unpackbits(q, axis=1)
+    for i in range(m):
+        bits[i, rng.choice(256, i % 41, replace=False)] ^= 1
+    return np.packbits(bits, axis=1)
+
+
+def brute(codes: np.ndarray, ids: np.ndarray, queries: np.ndarray, r: int) -> set:
+    d = np.bitwise_count(queries.view(np.uint64)[:, None, :] ^ codes.view(np.uint64)[None]).sum(axis=2)
+    qi, pos = np.nonzero(d <= r)
+    return set(zip(qi.tolist(), ids[pos].tolist(), d[qi, pos].tolist()))
+
+
+@pytest.fixture(scope="module")
+def mih_index():
+    rng = np.random.default_rng(99)
+    codes = rng.integers(0, 256, (4000, 32), dtype=np.uint8)
+    ids = np.arange(4000, dtype=np.int64) * 3 + 7
+    idx = PDQIndex(crossover=1000)
+    idx.add(ids[:3000], codes[:3000])  # >= crossover: compacted into MIH tables
+    idx.add(ids[3000:], codes[3000:])  # tail of 1000 >= max(crossover, 3000 // 8): rebuilt
+    return idx, codes, ids, rng
+
+
+def test_mih_equals_brute_force_on_thousands_of_queries(mih_index):
+    idx, codes, ids, rng = mih_index
+    assert idx.structure == "mih+flat" and len(idx) == 4000
+    queries = np.concatenate([near_duplicates(codes, 2000, rng),
+                              rng.integers(0, 256, (500, 32), dtype=np.uint8)])
+    for r in (0, 8, 31, 32, 47, 90):  # 90: MIH would probe too much, brute-force path
+        hits = idx.search(queries, r)
+        got = set(zip(hits.query.tolist(), hits.ids.tolist(), hits.dist.tolist()))
+        assert got == brute(codes, ids, queries, r), r
+    hits = idx.search(queries, 31)
+    assert len(hits) == 1568  # ~2000 * 32/41 near-duplicates with k <= 31 flipped bits
+    order = np.lexsort((hits.ids, hits.dist, hits.query))
+    assert (order == np.arange(len(hits))).all()
+    assert (hits.codes == codes[(hits.ids - 7) // 3]).all()
+
+
+def test_mih_tail_and_tombstones_are_exact(mih_index):
+    _, codes, ids, rng = mih_index
+    idx = PDQIndex(crossover=1000)
+    idx.add(ids[:2000], codes[:2000])
+    assert (idx.structure, idx._base) == ("mih+flat", 2000)
+    idx.add(ids[2000:2100], codes[2000:2100])  # tail: flat scan, no rebuild
+    assert idx._base == 2000 and len(idx) == 2100
+    assert idx.remove(ids[:2100:3].tolist() + [1]) == 700  # id 1 is not held
+    live = np.ones(2100, dtype=bool)
+    live[::3] = False
+    queries = near_duplicates(codes[:2100], 600, rng)
+    want = brute(codes[:2100][live], ids[:2100][live], queries, 31)
+    hits = idx.search(queries, 31)
+    assert set(zip(hits.query.tolist(), hits.ids.tolist(), hits.dist.tolist())) == want
+    idx.compact()
+    assert (idx._base, idx._n, len(idx)) == (1400, 1400, 1400)
+    hits = idx.search(queries, 31)
+    assert set(zip(hits.query.tolist(), hits.ids.tolist(), hits.dist.tolist())) == want
+
+
+def test_added_hash_found_at_once_and_removed_never(mih_index):
+    _, codes, ids, _ = mih_index
+    idx = PDQIndex(crossover=1000)
+    idx.add(ids[:1500], codes[:1500])
+    new = codes[3999:4000]
+    assert len(idx.search(new, 0)) == 0
+    idx.add([10**12], new, payload=[42])
+    hits = idx.search(new, 0)
+    assert (hits.ids.tolist(), hits.payload.tolist()) == ([10**12], [42])
+    assert idx.payload_of([10**12]).tolist() == [42]
+    assert idx.remove([10**12]) == 1
+    assert len(idx.search(new, 256 - 0)) == 1500 and 10**12 not in idx.search(new, 256).ids
+    assert idx.contains([10**12, ids[0]]).tolist() == [False, True]
+    idx.add([10**12], new)  # an id may come back after removal
+    assert idx.search(new, 0).ids.tolist() == [10**12]
+
+
+def test_mih_save_load_round_trip(tmp_path, mih_index):
+    idx, codes, _ids, rng = mih_index
+    idx.save(tmp_path / "pdq")
+    loaded = PDQIndex.load(tmp_path / "pdq")
+    assert loaded.structure == "mih+flat" and len(loaded) == len(idx)
+    queries = near_duplicates(codes, 300, rng)
+    a, b = idx.search(queries, 31), loaded.search(queries, 31)
+    assert (a.ids == b.ids).all() and (a.query == b.query).all() and len(a) > 200
+
+
+def test_plans():
+    assert plan_widths(10_000_000) == (22, 22, 22, 22) + (21,) * 8
+    assert plan_widths(100_000) == (16,) * 16
+    assert plan_flips((22, 22, 22, 22) + (21,) * 8, 31) == (1, 1, 1, 1) + (2,) * 8
+    assert plan_flips((16,) * 16, 31) == (1,) * 16  # python-threatexchange's nflip=1
+    assert plan_flips((16,) * 16, 5) == (0,) * 6 + (-1,) * 10  # 6 substrings suffice
+    for r in range(0, 100):
+        assert sum(f + 1 for f in plan_flips(plan_widths(10**6), r)) >= r + 1
 
 
 def test_exact_index():
@@ -138,6 +240,7 @@ def test_exact_index():
     idx.add([1, 2, 3], [md5, md5, "0" * 32])
     assert len(idx) == 3
     assert idx.lookup(md5) == [1, 2]
+    assert idx.value_of(3) == "0" * 32
     assert idx.lookup("f" * 32) == []
     assert idx.remove([1, 7]) == 1
     assert idx.lookup(md5) == [2]

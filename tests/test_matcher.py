@@ -475,3 +475,105 @@ def test_real_animation_prefix_fails_frame_rule(real_rows):
     assert Matcher.from_rows(real_rows).match(sig) == []
     [hit] = Matcher.from_rows(real_rows, frame_match_ratio=0.25).match(sig)
     assert (hit.content_id, hit.distance, hit.frames_matched) == (10, 2, (2, 2, 2, 7))
+
+
+# --- incremental changes and persistence (BankIndex) ---
+
+def test_added_rows_match_at_once_and_removed_never(rng):
+    h, other = rand(rng), rand(rng)
+    m = Matcher.from_rows([row(other, content_id=1)], crossover=4)
+    assert m.match(media(frame(flip(h, 5, rng)))) == []
+    r_pdq = row(h, content_id=2, bank="b2", threshold=20)
+    r_md5 = row("c" * 32, signal_type="md5", content_id=2, bank="b2", threshold=20)
+    assert m.add_rows([r_pdq, r_md5]) == 2
+    assert [(x.bank, x.content_id, x.distance) for x in m.match(media(frame(flip(h, 5, rng))))] == [
+        ("b2", 2, 5)]
+    assert m.stats()["b2"] == {"threshold": 20, "contents": 1, "signals": {"md5": 1, "pdq": 1},
+                               "skipped_low_quality": 0}
+    with pytest.raises(BankError, match=r"^signal \d+ \(bank 'b2'\): signal id given twice$"):
+        m.add_rows([r_pdq])
+    assert m.remove_signals([r_pdq.signal_id, 10**9]) == 1
+    assert m.match(media(frame(h))) == []
+    assert [x.signal_type for x in m.match(media(frame(h), md5="c" * 32))] == ["md5"]
+    assert m.remove_signals([r_md5.signal_id]) == 1
+    assert m.banks == ["b1"] and "b2" not in m.stats() and len(m) == 1
+    m.add_rows([r_pdq])  # the same signal may come back
+    assert [x.content_id for x in m.match(media(frame(h)))] == [2]
+
+
+def test_many_adds_cross_into_multi_index_hashing(rng):
+    hashes = [rand(rng) for _ in range(40)]
+    m = Matcher(crossover=16)
+    for i, h in enumerate(hashes):  # one row at a time, as a server applies a change log
+        m.add_rows([row(h, content_id=100 + i)])
+        assert [x.content_id for x in m.match_hash("pdq", flip(h, 31, rng))] == [100 + i]
+    assert m._pdq.structure == "mih+flat"
+    m.remove_signals(range(0, 10**4))
+    assert len(m) == 0 and m.match_hash("pdq", hashes[0]) == []
+
+
+def test_removing_frames_updates_animation_rule(rng):
+    bank, m = _animated_bank(rng)
+    q = [frame(flip(bank[i], 3, rng), index=i) for i in range(3)]
+    assert m.match(media(*q)) == []  # 3/3 query frames but 3/5 bank frames
+    first = min(m._pdq.ids().tolist())
+    assert m.remove_signals([first + 3, first + 4]) == 2  # frames 3 and 4 of the item
+    [hit] = m.match(media(*q))
+    assert hit.frames_matched == FramesMatched(3, 3, 3, 3)
+
+
+def test_set_bank_threshold_enabled_labels(rng):
+    h = rand(rng)
+    r = row(h, bank="sb", labels=("x",))
+    m = Matcher.from_rows([r])
+    q = media(frame(flip(h, 25, rng)))
+    m.set_bank(r.bank_id, threshold=20)
+    assert m.match(q) == [] and m.stats()["sb"]["threshold"] == 20
+    m.set_bank(r.bank_id, threshold=31, labels=["y", "z"])
+    assert [(x.threshold, x.labels) for x in m.match(q)] == [(31, ("y", "z"))]
+    m.set_bank(r.bank_id, enabled=False)
+    assert m.banks == [] and m.match(q) == []
+    m.set_bank(r.bank_id, enabled=True)
+    assert len(m.match(q)) == 1
+    assert m.set_bank(999_999, threshold=5) is False
+    with pytest.raises(ValueError, match=r"^bank threshold must be 0..256 bits, saw 300$"):
+        m.set_bank(r.bank_id, threshold=300)
+
+
+def test_save_load_round_trip_keeps_matches_and_position(tmp_path, rng):
+    bank, m = _animated_bank(rng)
+    h = rand(rng)
+    m.add_rows([row(h, content_id=8, content_labels=("c",), name="n.webp"),
+                row(MD5, signal_type="md5", content_id=8)])
+    m.remove_signals([min(m._pdq.ids().tolist())])  # a tombstone is not saved
+    m.position = 1234
+    m.save(tmp_path / "idx")
+    m.save(tmp_path / "idx")  # replaces the previous save
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
+    loaded = Matcher.load(tmp_path / "idx")
+    assert loaded.position == 1234 and loaded.stats() == m.stats() and len(loaded) == len(m) == 6
+    q = media(*[frame(flip(b, 2, rng), index=i) for i, b in enumerate(bank[1:])], md5=MD5)
+    assert loaded.match(q) == m.match(q)
+    assert [(x.content_id, x.content_name, x.labels, x.signal_type) for x in loaded.match(q)] == [
+        (8, "n.webp", ("csam", "c"), "md5"), (7, "s.webp", ("csam",), "pdq")]
+    loaded.add_rows([row(flip(h, 1, rng), content_id=9)])
+    assert [x.content_id for x in loaded.match_hash("pdq", h)] == [8, 9]
+    with pytest.raises(ValueError, match=r"empty: no matcher.json \(not a saved index\)$"):
+        Matcher.load(tmp_path / "empty")
+
+
+def test_resolver_supplies_metadata_lazily(rng):
+    h = rand(rng)
+    asked = []
+
+    def resolver(ids):
+        asked.append(list(ids))
+        return {5: ("from-db.webp", "pk", ("dbl",))}
+
+    m = Matcher.from_rows([row(h, content_id=5, name="ignored"), row(flip(h, 1, rng), content_id=6)],
+                          resolver=resolver)
+    assert m._contents.names == []  # nothing kept in memory
+    hits = m.match(media(frame(h)))
+    assert asked == [[5, 6]]
+    assert [(x.content_id, x.content_name, x.content_pack, x.labels) for x in hits] == [
+        (5, "from-db.webp", "pk", ("csam", "dbl")), (6, None, None, ("csam",))]

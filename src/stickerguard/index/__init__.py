@@ -1,14 +1,25 @@
-"""Index: faiss binary index over 256-bit PDQ, and exact indexes for MD5/SHA-256.
+"""Index: exact Hamming-radius search over 256-bit PDQ (flat faiss scan below a measured
+crossover, multi-index hashing above it), and exact indexes for MD5/SHA-256.
 
 Public surface::
 
-    PDQIndex()            .add(ids, hashes) .remove(ids) .range_search(queries, threshold)
-                          .save(path) PDQIndex.load(path) len()
-    ExactIndex()          .add(ids, values) .remove(ids) .lookup(value) len()
+    PDQIndex(crossover=100_000)
+        .add(ids, hashes, payload=None) .remove(ids) .compact()
+        .search(codes (m, 32) uint8, threshold) -> SearchHits
+        .range_search(hex queries, threshold) -> [[(id, bits)]]
+        .save(dir) PDQIndex.load(dir) len() .ids() .structure
+    MultiIndexHash(codes, widths=None).candidates(queries, radius)   # mih.py
+    BankIndex      every bank signal held compactly: add_rows, remove_signals, set_bank,
+                   save(dir)/load(dir), position; subclassed by match.Matcher
+    ExactIndex()  .add(ids, values) .remove(ids) .lookup(value) len()
     pdq_hex_to_array(hashes) -> uint8 array (n, 32)
 """
 
+from .banked import BankIndex, db_resolver
+from .contents import ContentTable
 from .exact import ExactIndex
-from .pdq import PDQ_BITS, PDQ_BYTES, PDQIndex, pdq_hex_to_array
+from .mih import MultiIndexHash, plan_flips, plan_widths
+from .pdq import DEFAULT_CROSSOVER, PDQ_BITS, PDQ_BYTES, PDQIndex, SearchHits, pdq_hex_to_array
 
-__all__ = ["PDQ_BITS", "PDQ_BYTES", "ExactIndex", "PDQIndex", "pdq_hex_to_array"]
+__all__ = ["BankIndex", "ContentTable", "db_resolver", "DEFAULT_CROSSOVER", "PDQ_BITS", "PDQ_BYTES", "ExactIndex", "MultiIndexHash",
+           "PDQIndex", "SearchHits", "pdq_hex_to_array", "plan_flips", "plan_widths"]

@@ -52,6 +52,10 @@ class ExactIndex:
                 del self._by_value[value]
         return removed
 
+    def value_of(self, ident: int) -> str:
+        """The value held under ``ident``; raises KeyError if the id is not held."""
+        return self._by_id[int(ident)]
+
     def lookup(self, value: str) -> list[int]:
         """Ids holding exactly ``value``, in insertion order (empty list if none)."""
         return list(self._by_value.get(value, ()))

@@ -1,24 +1,41 @@
-"""Faiss binary index over 256-bit PDQ hashes, searched by Hamming radius.
+"""Incremental, persistent Hamming index over 256-bit PDQ hashes.
 
-After Meta's ThreatExchange ``PDQFlatIndex`` (python-threatexchange), which also wraps
-``faiss.IndexBinaryFlat`` in an ID map. The interface is kept small
-(``add``/``remove``/``range_search``/``save``/``load``/``len``) so that the flat
-index can later be swapped for multi-index hashing at ~10 M hashes without
-touching callers.
+Layout (all numpy, positions 0..n-1 in insertion order):
+
+* ``codes`` (n, 32) uint8, ``ids`` int64, ``payload`` int64 (opaque caller data, the
+  matcher packs content row / frame / kind in it), ``alive`` bool (tombstones);
+* positions ``[0, base)`` are searched through :class:`~.mih.MultiIndexHash` tables
+  (exact multi-index hashing) once the index holds ``crossover`` hashes or more;
+* positions ``[base, n)`` (the tail: everything below the crossover, and hashes added
+  since the last :meth:`PDQIndex.compact`) through ``faiss.IndexBinaryFlat``.
+
+An added hash is searchable as soon as :meth:`PDQIndex.add` returns; a removed one is
+tombstoned and skipped at once. :meth:`PDQIndex.compact` drops tombstones and moves the
+tail into the MIH tables; ``add``/``remove`` call it when the tail exceeds
+``max(crossover, base // 8)`` or tombstones exceed a quarter of the index.
+Search results are exact at every radius (see ``mih.py``; tests compare with brute force).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from .mih import MultiIndexHash
+
 PDQ_BITS = 256
 """Length of a PDQ hash in bits."""
 PDQ_BYTES = PDQ_BITS // 8
 """Length of a PDQ hash in bytes (32); 64 hex chars."""
+DEFAULT_CROSSOVER = 100_000
+"""Hashes from which MIH beats faiss' flat scan for one query (measured, docs/matching.md)."""
+_FORMAT = 1
+_CHUNK = 32  # queries per MIH batch step (bounds the candidate arrays to a few MB)
+_BLOCK = 1 << 20  # codes per block of a brute-force scan
 
 
 def pdq_hex_to_array(hashes: Sequence[str]) -> np.ndarray:
@@ -35,89 +52,295 @@ def pdq_hex_to_array(hashes: Sequence[str]) -> np.ndarray:
     Raises:
         ValueError: a hash is not 64 hex chars; the message gives its position and value.
     """
-    out = np.empty((len(hashes), PDQ_BYTES), dtype=np.uint8)
-    for i, h in enumerate(hashes):
+    try:
+        raw = bytes.fromhex("".join(hashes))
+        if len(raw) == PDQ_BYTES * len(hashes) and all(len(h) == 64 for h in hashes):
+            return np.frombuffer(raw, dtype=np.uint8).reshape(len(hashes), PDQ_BYTES).copy()
+    except (ValueError, TypeError):
+        pass
+    for i, h in enumerate(hashes):  # slow path only to name the bad hash
         try:
-            raw = bytes.fromhex(h)
-        except (ValueError, TypeError):
-            raw = b""
-        if len(raw) != PDQ_BYTES:
+            ok = isinstance(h, str) and len(bytes.fromhex(h)) == PDQ_BYTES
+        except ValueError:
+            ok = False
+        if not ok:
             raise ValueError(f"hash {i} is not a 64-hex-digit PDQ hash: {h!r}")
-        out[i] = np.frombuffer(raw, dtype=np.uint8)
-    return out
+    raise ValueError("hashes are not 64-hex-digit PDQ hashes")  # pragma: no cover
 
 
-def _ids_array(ids: Sequence[int]) -> np.ndarray:
-    arr = np.asarray(list(ids), dtype=np.int64).reshape(-1)
+def _ids_array(ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    arr = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64).reshape(-1)
     if arr.size and arr.min() < 0:
         raise ValueError(f"ids must be >= 0, saw {int(arr.min())}")
     return arr
 
 
-class PDQIndex:
-    """Exhaustive (flat) Hamming index over 256-bit PDQ hashes with caller-chosen ids.
+def _grow(arr: np.ndarray, need: int) -> np.ndarray:
+    if need <= len(arr):
+        return arr
+    out = np.empty((max(need, len(arr) + len(arr) // 2, 1024),) + arr.shape[1:], dtype=arr.dtype)
+    out[:len(arr)] = arr
+    return out
 
-    Backed by ``faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(256))``: ids are the
-    caller's (stickerguard uses bank signal ids), ``remove`` works, and search cost is
-    O(n) per query with SIMD popcount (about 1 ms per query per million hashes).
-    Distances are Hamming distances in bits, 0..256.
-    """
 
-    def __init__(self, _index: faiss.IndexBinaryIDMap2 | None = None) -> None:
-        if _index is None:
-            self._flat = faiss.IndexBinaryFlat(PDQ_BITS)
-            _index = faiss.IndexBinaryIDMap2(self._flat)
-        if _index.d != PDQ_BITS:
-            raise ValueError(f"not a 256-bit PDQ index: dimension is {_index.d} bits")
-        self._index = _index
+class SearchHits:
+    """Hits of one batched search, flat arrays of equal length k, sorted by
+    (query, distance, id): ``query`` int64 row of the query, ``ids`` int64,
+    ``dist`` int64 bits, ``payload`` int64, ``codes`` (k, 32) uint8 hashes held."""
+
+    __slots__ = ("query", "ids", "dist", "payload", "codes")
+
+    def __init__(self, query, ids, dist, payload, codes) -> None:
+        self.query, self.ids, self.dist, self.payload, self.codes = query, ids, dist, payload, codes
 
     def __len__(self) -> int:
-        """Number of hashes held."""
-        return int(self._index.ntotal)
+        return len(self.ids)
+
+
+class PDQIndex:
+    """Exact Hamming-radius index over 256-bit PDQ hashes with caller ids and payloads.
+
+    Args:
+        crossover: index size (hashes) from which :meth:`compact` builds MIH tables;
+            below it everything is a flat scan. Default :data:`DEFAULT_CROSSOVER`.
+
+    Not safe for concurrent mutation and search: callers serialise ``add``/``remove``/
+    ``compact`` against searches (the matcher does, with a lock).
+    """
+
+    def __init__(self, *, crossover: int = DEFAULT_CROSSOVER) -> None:
+        if crossover < 1:
+            raise ValueError(f"crossover must be >= 1 hash, saw {crossover}")
+        self.crossover = int(crossover)
+        self._codes = np.empty((0, PDQ_BYTES), dtype=np.uint8)
+        self._ids = np.empty(0, dtype=np.int64)
+        self._payload = np.empty(0, dtype=np.int64)
+        self._alive = np.empty(0, dtype=bool)
+        self._n = self._base = self._dead = 0
+        self._sorted = True  # ids[:n] non-decreasing: id lookup by searchsorted
+        self._order: np.ndarray | None = None  # argsort of ids when not sorted
+        self._mih: MultiIndexHash | None = None
+        self._flat = faiss.IndexBinaryFlat(PDQ_BITS)
+
+    # ------------------------------------------------------------- bookkeeping
+
+    def __len__(self) -> int:
+        """Number of live hashes held."""
+        return self._n - self._dead
+
+    @property
+    def structure(self) -> str:
+        """``"flat"`` or ``"mih+flat"`` (MIH tables over the base, flat tail)."""
+        return "flat" if self._mih is None else "mih+flat"
 
     def ids(self) -> np.ndarray:
-        """Every id held, ``int64`` array of shape ``(len(self),)``, in insertion order."""
-        return faiss.vector_to_array(self._index.id_map).astype(np.int64, copy=False)
+        """Live ids, ``int64`` array of shape ``(len(self),)``, in insertion order."""
+        return self._ids[:self._n][self._alive[:self._n]].copy()
 
-    def add(self, ids: Sequence[int], hashes: Sequence[str]) -> None:
-        """Add ``hashes[i]`` under ``ids[i]``.
+    def nbytes(self) -> int:
+        """Approximate bytes held by the arrays, MIH tables and the faiss tail."""
+        tables = self._mih.nbytes() if self._mih is not None else 0
+        cap = len(self._ids)
+        return int(cap * (PDQ_BYTES + 8 + 8 + 1) + tables + self._flat.ntotal * PDQ_BYTES)
+
+    def _positions(self, ids: np.ndarray) -> np.ndarray:
+        """Live position of each id, -1 where not held (int64, same shape)."""
+        n = self._n
+        if not n or not ids.size:
+            return np.full(ids.shape, -1, dtype=np.int64)
+        if self._sorted:
+            keys, order = self._ids[:n], None
+        else:
+            if self._order is None:
+                self._order = np.argsort(self._ids[:n], kind="stable")
+            order = self._order
+            keys = self._ids[:n][order]
+        lo = np.searchsorted(keys, ids, "left")
+        hi = np.searchsorted(keys, ids, "right")
+        out = np.full(ids.shape, -1, dtype=np.int64)
+        for i in np.flatnonzero(hi > lo):  # only the ids held (dead copies possible)
+            for j in range(lo[i], hi[i]):
+                pos = j if order is None else int(order[j])
+                if self._alive[pos]:
+                    out[i] = pos
+        return out
+
+    def contains(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Bool array: is each id live in the index."""
+        return self._positions(_ids_array(ids)) >= 0
+
+    def payload_of(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Payload of each id (int64). Raises KeyError naming the first id not held."""
+        arr = _ids_array(ids)
+        pos = self._positions(arr)
+        if (pos < 0).any():
+            raise KeyError(f"id {int(arr[pos < 0][0])} is not in the index")
+        return self._payload[pos]
+
+    # ------------------------------------------------------------- mutation
+
+    def add(self, ids: Sequence[int] | np.ndarray, hashes: Sequence[str] | np.ndarray,
+            payload: Sequence[int] | np.ndarray | None = None) -> None:
+        """Add ``hashes[i]`` under ``ids[i]``; searchable when this returns.
 
         Args:
-            ids: n non-negative integer ids, unique and not already in the index.
-            hashes: n PDQ hashes, 64 hex chars each.
+            ids: n non-negative integer ids, unique and not already live in the index.
+            hashes: n PDQ hashes, 64 hex chars each, or a (n, 32) uint8 array.
+            payload: n int64 values returned with hits (default 0).
 
         Raises:
             ValueError: lengths differ, an id is negative, repeated or already present,
                 or a hash is not 64 hex chars. Nothing is added then.
         """
         id_arr = _ids_array(ids)
-        if len(id_arr) != len(hashes):
-            raise ValueError(f"{len(id_arr)} ids but {len(hashes)} hashes")
+        vectors = (np.ascontiguousarray(hashes, dtype=np.uint8) if isinstance(hashes, np.ndarray)
+                   else pdq_hex_to_array(hashes) if len(hashes) else np.empty((0, PDQ_BYTES), np.uint8))
+        if vectors.ndim != 2 or vectors.shape[1] != PDQ_BYTES or len(vectors) != len(id_arr):
+            raise ValueError(f"{len(id_arr)} ids but {len(vectors)} hashes")
+        pay = (np.zeros(len(id_arr), dtype=np.int64) if payload is None
+               else np.asarray(payload, dtype=np.int64).reshape(-1))
+        if len(pay) != len(id_arr):
+            raise ValueError(f"{len(id_arr)} ids but {len(pay)} payloads")
         if not len(id_arr):
             return
-        vectors = pdq_hex_to_array(hashes)
         uniq, counts = np.unique(id_arr, return_counts=True)
         if (counts > 1).any():
             raise ValueError(f"id {int(uniq[counts > 1][0])} given more than once")
-        if len(self):
-            present = id_arr[np.isin(id_arr, self.ids())]
-            if present.size:
-                raise ValueError(f"id {int(present[0])} is already in the index")
-        self._index.add_with_ids(vectors, id_arr)
+        present = id_arr[self._positions(id_arr) >= 0]
+        if present.size:
+            raise ValueError(f"id {int(present[0])} is already in the index")
+        n, k = self._n, len(id_arr)
+        self._codes = _grow(self._codes, n + k)
+        self._ids = _grow(self._ids, n + k)
+        self._payload = _grow(self._payload, n + k)
+        self._alive = _grow(self._alive, n + k)
+        self._codes[n:n + k] = vectors
+        self._ids[n:n + k] = id_arr
+        self._payload[n:n + k] = pay
+        self._alive[n:n + k] = True
+        if self._sorted and (np.any(np.diff(id_arr) < 0) or (n and id_arr[0] < self._ids[n - 1])):
+            self._sorted = False
+        self._order = None
+        self._flat.add(vectors)
+        self._n = n + k
+        tail = self._n - self._base
+        if tail >= max(self.crossover, self._base // 8) and len(self) >= self.crossover:
+            self.compact()
 
-    def remove(self, ids: Sequence[int]) -> int:
-        """Remove the hashes with these ids; unknown ids are ignored.
+    def remove(self, ids: Sequence[int] | np.ndarray) -> int:
+        """Tombstone the hashes with these ids (unknown ids are ignored); returns how many.
 
-        Returns:
-            how many hashes were removed.
+        A removed hash is never returned again. Compacts when tombstones exceed a quarter.
         """
         id_arr = _ids_array(ids)
-        if not id_arr.size or not len(self):
-            return 0
-        return int(self._index.remove_ids(id_arr))
+        pos = self._positions(np.unique(id_arr))
+        pos = pos[pos >= 0]
+        self._alive[pos] = False
+        self._dead += len(pos)
+        if self._dead > max(1024, self._n // 4):
+            self.compact()
+        return int(len(pos))
+
+    def compact(self) -> None:
+        """Drop tombstones and rebuild: MIH tables over all live hashes when there are at
+        least ``crossover`` of them (else one flat scan). O(n log n); about 25 s at 10 M
+        hashes on the reference machine (docs/bench/index.md)."""
+        live = self._alive[:self._n]
+        if self._dead:
+            keep = np.flatnonzero(live)
+            self._codes = self._codes[keep]
+            self._ids = self._ids[keep]
+            self._payload = self._payload[keep]
+            self._alive = np.ones(len(keep), dtype=bool)
+            self._n, self._dead = len(keep), 0
+            self._sorted = bool(np.all(np.diff(self._ids) >= 0))
+            self._order = None
+        codes = self._codes[:self._n]
+        self._mih = None
+        self._flat = faiss.IndexBinaryFlat(PDQ_BITS)
+        if self._n >= self.crossover:
+            self._mih = MultiIndexHash(codes)
+            self._base = self._n
+        else:
+            self._base = 0
+            if self._n:
+                self._flat.add(codes)
+
+    # ------------------------------------------------------------- search
+
+    def search(self, queries: np.ndarray, threshold: int) -> SearchHits:
+        """Every live hash within ``threshold`` bits (inclusive) of each query.
+
+        Args:
+            queries: (m, 32) uint8 codes (see :func:`pdq_hex_to_array`).
+            threshold: Hamming radius in bits, 0..256.
+
+        Returns:
+            :class:`SearchHits` sorted by (query, distance, id). Exact: the same set as
+            a brute-force scan.
+
+        Raises:
+            ValueError: threshold outside 0..256 or not an int; queries not (m, 32).
+        """
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)):
+            raise ValueError(f"threshold must be an int number of bits, saw {threshold!r}")
+        if not 0 <= threshold <= PDQ_BITS:
+            raise ValueError(f"threshold must be 0..256 bits, saw {threshold}")
+        queries = np.ascontiguousarray(queries, dtype=np.uint8)
+        if queries.ndim != 2 or queries.shape[1] != PDQ_BYTES:
+            raise ValueError(f"queries must have shape (m, 32), saw {queries.shape}")
+        r = int(threshold)
+        parts_q, parts_p, parts_d = [], [], []
+        if self._flat.ntotal and len(queries):
+            lims, dist, labels = self._flat.range_search(queries, r + 1)
+            parts_q.append(np.repeat(np.arange(len(queries)), np.diff(lims).astype(np.int64)))
+            parts_p.append(labels.astype(np.int64) + self._base)
+            parts_d.append(dist.astype(np.int64))
+        if self._mih is not None and len(queries):
+            brute = self._mih.expected_candidates(r) > self._base / 4
+            for lo in range(0, len(queries), _CHUNK):
+                q, p, d = self._verify(queries[lo:lo + _CHUNK], r, brute)
+                parts_q.append(q + lo)
+                parts_p.append(p)
+                parts_d.append(d)
+        if not parts_q:
+            e = np.empty(0, dtype=np.int64)
+            return SearchHits(e, e, e, e, np.empty((0, PDQ_BYTES), np.uint8))
+        qi, pos, dist = (np.concatenate(x) for x in (parts_q, parts_p, parts_d))
+        keep = self._alive[pos]
+        qi, pos, dist = qi[keep], pos[keep], dist[keep]
+        ids = self._ids[pos]
+        order = np.lexsort((ids, dist, qi))
+        qi, pos, dist, ids = qi[order], pos[order], dist[order], ids[order]
+        return SearchHits(qi, ids, dist, self._payload[pos], self._codes[pos])
+
+    def _verify(self, queries: np.ndarray, r: int, brute: bool):
+        """MIH candidates of ``queries`` (or all base codes if ``brute``), exact distances."""
+        words = self._codes[:self._base].view(np.uint64)
+        qwords = queries.view(np.uint64)
+        if brute:  # radius too large for MIH to pay off: scan the base in blocks
+            found = []
+            for qi in range(len(queries)):
+                for lo in range(0, self._base, _BLOCK):
+                    bits = np.bitwise_count(words[lo:lo + _BLOCK] ^ qwords[qi])
+                    d = bits[:, 0].astype(np.int64) + bits[:, 1] + bits[:, 2] + bits[:, 3]
+                    p = np.flatnonzero(d <= r)
+                    found.append((np.full(len(p), qi), p + lo, d[p]))
+            return tuple(np.concatenate(x) for x in zip(*found))
+        cand_q, cand_p = self._mih.candidates(queries, r)
+        rows = np.take(words, cand_p, axis=0)
+        rows ^= np.take(qwords, cand_q, axis=0)
+        bits = np.bitwise_count(rows)
+        d = bits[:, 0].astype(np.int64) + bits[:, 1] + bits[:, 2] + bits[:, 3]
+        keep = d <= r
+        cand_q, cand_p, d = cand_q[keep], cand_p[keep], d[keep]
+        if len(cand_p) > 1:  # one code found through several substrings
+            _, first = np.unique(cand_q * self._base + cand_p, return_index=True)
+            cand_q, cand_p, d = cand_q[first], cand_p[first], d[first]
+        return cand_q, cand_p, d
 
     def range_search(self, queries: Sequence[str], threshold: int) -> list[list[tuple[int, int]]]:
-        """Find every held hash within ``threshold`` bits of each query, in one faiss call.
+        """Find every held hash within ``threshold`` bits of each query.
 
         Args:
             queries: m PDQ hashes, 64 hex chars each.
@@ -129,40 +352,73 @@ class PDQIndex:
 
         Raises:
             ValueError: threshold outside 0..256 or a query is not 64 hex chars.
-
-        faiss' binary ``range_search`` keeps distances strictly below its radius, so
-        the radius passed is ``threshold + 1``.
         """
         if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)):
             raise ValueError(f"threshold must be an int number of bits, saw {threshold!r}")
-        if not 0 <= threshold <= PDQ_BITS:
-            raise ValueError(f"threshold must be 0..256 bits, saw {threshold}")
         if not len(queries):
+            if not 0 <= threshold <= PDQ_BITS:
+                raise ValueError(f"threshold must be 0..256 bits, saw {threshold}")
             return []
-        vectors = pdq_hex_to_array(queries)
-        if not len(self):
-            return [[] for _ in queries]
-        lims, dist, labels = self._index.range_search(vectors, int(threshold) + 1)
-        out: list[list[tuple[int, int]]] = []
-        for i in range(len(queries)):
-            lo, hi = int(lims[i]), int(lims[i + 1])
-            hits = sorted(zip(dist[lo:hi].astype(np.int64).tolist(), labels[lo:hi].tolist()))
-            out.append([(ident, d) for d, ident in hits])
+        hits = self.search(pdq_hex_to_array(queries), threshold)
+        out: list[list[tuple[int, int]]] = [[] for _ in queries]
+        for q, ident, d in zip(hits.query.tolist(), hits.ids.tolist(), hits.dist.tolist()):
+            out[q].append((ident, d))
         return out
 
+    # ------------------------------------------------------------- persistence
+
     def save(self, path: str | Path) -> None:
-        """Write the index (hashes and ids) to ``path`` with ``faiss.write_index_binary``."""
-        faiss.write_index_binary(self._index, str(path))
+        """Write the index into directory ``path`` (created): live rows and the MIH tables
+        as ``.npy`` files plus ``pdq.json``; tombstones are dropped (compacted first)."""
+        if self._dead:
+            self.compact()
+        d = Path(path)
+        d.mkdir(parents=True, exist_ok=True)
+        n = self._n
+        for name, arr in (("codes", self._codes[:n]), ("ids", self._ids[:n]),
+                          ("payload", self._payload[:n])):
+            np.save(d / f"pdq_{name}.npy", arr, allow_pickle=False)
+        meta = {"format": _FORMAT, "n": n, "base": self._base, "crossover": self.crossover,
+                "widths": list(self._mih.widths) if self._mih is not None else None}
+        if self._mih is not None:
+            np.save(d / "pdq_mih_perm.npy", self._mih.perm, allow_pickle=False)
+            np.savez(d / "pdq_mih_offsets.npz", *self._mih.offsets)
+        (d / "pdq.json").write_text(json.dumps(meta))
 
     @classmethod
     def load(cls, path: str | Path) -> PDQIndex:
-        """Read an index written by :meth:`save`.
+        """Read an index written by :meth:`save` (no rebuild: MIH tables are read back).
 
         Raises:
-            ValueError: the file holds a binary index that is not 256-bit or has no id map.
-            RuntimeError: faiss cannot read the file (missing or corrupt).
+            ValueError: ``pdq.json`` is missing, of another format, or disagrees with the
+                arrays (the message names the file and the values seen).
         """
-        index = faiss.read_index_binary(str(path))
-        if not isinstance(index, faiss.IndexBinaryIDMap2):
-            raise ValueError(f"{path}: not a PDQIndex file (found {type(index).__name__})")
-        return cls(index)
+        d = Path(path)
+        meta_path = d / "pdq.json"
+        if not meta_path.is_file():
+            raise ValueError(f"{d}: not a saved PDQIndex (no pdq.json)")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") != _FORMAT:
+            raise ValueError(f"{meta_path}: unsupported format {meta.get('format')!r}")
+        self = cls(crossover=int(meta["crossover"]))
+        codes = np.load(d / "pdq_codes.npy", allow_pickle=False)
+        ids = np.load(d / "pdq_ids.npy", allow_pickle=False)
+        payload = np.load(d / "pdq_payload.npy", allow_pickle=False)
+        n, base = int(meta["n"]), int(meta["base"])
+        if codes.shape != (n, PDQ_BYTES) or ids.shape != (n,) or payload.shape != (n,):
+            raise ValueError(f"{meta_path}: n={n} but arrays have shapes {codes.shape}, "
+                             f"{ids.shape}, {payload.shape}")
+        self._codes, self._ids, self._payload = codes, ids, payload
+        self._alive = np.ones(n, dtype=bool)
+        self._n, self._base = n, base
+        self._sorted = bool(np.all(np.diff(ids) >= 0))
+        if meta["widths"] is not None:
+            perm = np.load(d / "pdq_mih_perm.npy", allow_pickle=False)
+            with np.load(d / "pdq_mih_offsets.npz", allow_pickle=False) as z:
+                offsets = [z[f"arr_{i}"] for i in range(len(meta["widths"]))]
+            self._mih = MultiIndexHash.from_arrays(perm, offsets, tuple(meta["widths"]))
+            if self._mih.n != base:
+                raise ValueError(f"{meta_path}: MIH covers {self._mih.n} codes, base is {base}")
+        if n > base:
+            self._flat.add(codes[base:])
+        return self

@@ -1,267 +1,106 @@
 """Matcher: bank signals loaded into indexes; a file's signals matched against them.
 
 Rules (exact, perceptual, dihedral, canonical, animations) are explained in
-``docs/matching.md``; the animation rule follows the spirit of Meta's vPDQ.
+``docs/matching.md``; the animation rule follows the spirit of Meta's vPDQ. Holding,
+updating and persisting the bank signals is ``stickerguard.index.BankIndex``.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..errors import BankError
-from ..index import ExactIndex, PDQIndex
+from ..index import pdq_hex_to_array
+from ..index.banked import DEFAULT_FRAME_MATCH_RATIO, DEFAULT_MIN_QUALITY, FRAME_BITS, KINDS, BankIndex
+from ..index.contents import CONTENT_BITS, MAX_CONTENT_ID
 from ..signals.base import SIGNAL_TYPES, signal_type as _lookup_signal_type
+from ..signals.pdq import DIHEDRAL_NAMES
 from ..signals.types import MediaSignals
 from .types import FramesMatched, Match
 
-try:  # the signals package owns the names; fall back until it defines them
-    from ..signals.pdq import DIHEDRAL_NAMES
-except ImportError:  # pragma: no cover - depends on the signals helper's progress
-    # pdqhash.compute_dihedral order (Meta's PDQ reference ``dihedralFromBuffer``).
-    DIHEDRAL_NAMES = (
-        "identity", "rotate90", "rotate180", "rotate270",
-        "flipx", "flipy", "flip_plus1", "flip_minus1",
-    )
-
-DEFAULT_MIN_QUALITY = 50
-"""PDQ quality below this is not meaningful (Meta's PDQ guidance); such hashes are skipped."""
-DEFAULT_FRAME_MATCH_RATIO = 0.8
-"""Fraction of frames that must match, on both sides, for an animated bank item."""
+__all__ = ["DEFAULT_FRAME_MATCH_RATIO", "DEFAULT_MIN_QUALITY", "DIHEDRAL_NAMES", "Matcher"]
 
 # query-side kind -> bank signal types it is compared with (see docs/matching.md)
 _ALLOWED = {"pdq": frozenset({"pdq"}), "sticker_pdq": frozenset({"sticker_pdq", "pdq"})}
 # tie-break rank of the query-side signal: exact beats plain beats canonical
 _RANK = {"md5": 0, "sha256": 0, "pdq": 1, "sticker_pdq": 2}
+_FRAME_MASK = (1 << FRAME_BITS) - 1
 _EPS = 1e-9
-
-
-@dataclass(slots=True)
-class _Content:
-    bank: str
-    bank_id: int
-    bank_labels: tuple[str, ...]
-    threshold: int
-    content_id: int
-    name: str | None
-    pack: str | None
-    labels: tuple[str, ...]
-    frame_count: int
-    frames: set[int] = field(default_factory=set)  # indexed perceptual frame indexes
 
 
 @dataclass
 class _Hits:
-    """Evidence gathered for one content during one query."""
+    """Evidence gathered for one content row during one query."""
 
-    best: tuple | None = None  # (distance, rank, transform, frame, signal_id, query_signal)
+    # (distance, rank, transform, frame, signal_id, query_signal, bank_type, value)
+    best: tuple | None = None
     query_frames: set[int] = field(default_factory=set)
     bank_frames: set[int] = field(default_factory=set)
     exact: bool = False
 
     def offer(self, cand: tuple) -> None:
-        if self.best is None or cand < self.best:
+        if self.best is None or cand[:5] < self.best[:5]:
             self.best = cand
 
 
-class _Where:
-    """Lazily formatted "signal N (bank 'x')" prefix for load errors (hot loop)."""
+class Matcher(BankIndex):
+    """Bank signals in compact indexes (:class:`~stickerguard.index.BankIndex`: build,
+    ``add_rows``, ``remove_signals``, ``set_bank``, ``save``/``load``, ``position``)
+    plus the matching rules: :meth:`match` for a file, :meth:`match_hash` for one hash.
 
-    __slots__ = ("sid", "bank")
-
-    def __init__(self, sid: int, bank: str) -> None:
-        self.sid, self.bank = sid, bank
-
-    def __format__(self, spec: str) -> str:
-        return f"signal {self.sid} (bank {self.bank!r})"
-
-
-def _labels(*groups: Iterable[str] | None) -> tuple[str, ...]:
-    out: dict[str, None] = {}
-    for group in groups:
-        for label in group or ():
-            out.setdefault(label, None)
-    return tuple(out)
-
-
-class Matcher:
-    """Bank signals held in memory: one :class:`PDQIndex` for all ``pdq`` and
-    ``sticker_pdq`` signals, one :class:`ExactIndex` each for ``md5`` and ``sha256``.
-
-    Build with :meth:`from_rows` (pure) or :meth:`from_db`. Thread-safe for concurrent
-    ``match`` calls once built (read-only).
-
-    Args (of the constructors):
-        min_quality: PDQ quality (0..100) below which query hashes are not searched and
-            bank hashes are not indexed (bank quality None = unknown = indexed).
-        frame_match_ratio: fraction (0..1] of frames that must match on both sides
-            for bank items with more than one frame.
+    Constructor options: ``min_quality`` (0..100, default 50), ``frame_match_ratio``
+    ((0, 1], default 0.8), ``resolver`` (lazy content metadata), ``crossover``.
     """
 
-    def __init__(self, *, min_quality: int = DEFAULT_MIN_QUALITY,
-                 frame_match_ratio: float = DEFAULT_FRAME_MATCH_RATIO) -> None:
-        if not 0 <= min_quality <= 100:
-            raise ValueError(f"min_quality must be 0..100, saw {min_quality}")
-        if not 0 < frame_match_ratio <= 1:
-            raise ValueError(f"frame_match_ratio must be in (0, 1], saw {frame_match_ratio}")
-        self.min_quality = min_quality
-        self.frame_match_ratio = frame_match_ratio
-        self._pdq = PDQIndex()
-        self._exact = {"md5": ExactIndex(), "sha256": ExactIndex()}
-        self._signals: dict[int, tuple[tuple[int, int], str, str, int]] = {}
-        self._contents: dict[tuple[int, int], _Content] = {}
-        self._thresholds: dict[str, int] = {}
-        self._banks: dict[int, _Content] = {}  # bank id -> bank-level fields only
-        self._stats: dict[str, dict[str, Any]] = {}
-
-    # ----------------------------------------------------------------- building
-
-    @classmethod
-    def from_rows(cls, rows: Iterable[Any], **options: Any) -> Matcher:
-        """Build from bank signal rows (:class:`~stickerguard.match.BankSignalRow` fields).
-
-        Rows with ``bank_enabled`` False are skipped; PDQ/sticker PDQ rows with a known
-        quality below ``min_quality`` are counted as ``skipped_low_quality`` and not indexed.
-
-        Raises:
-            BankError: a repeated signal id, an unknown signal type, a malformed value,
-                a threshold outside 0..256, or a bank whose rows disagree on its name or
-                threshold; the message names the signal id and the value seen.
-        """
-        self = cls(**options)
-        pdq_ids: list[int] = []
-        pdq_values: list[str] = []
-        exact: dict[str, tuple[list[int], list[str]]] = {"md5": ([], []), "sha256": ([], [])}
-        for row in rows:
-            if not getattr(row, "bank_enabled", True):
-                continue
-            sid = int(row.signal_id)
-            where = _Where(sid, row.bank_name)
-            if sid in self._signals:
-                raise BankError(f"{where}: signal id given twice")
-            kind = SIGNAL_TYPES.get(row.signal_type)
-            if kind is None:
-                raise BankError(f"{where}: unknown signal type {row.signal_type!r}; "
-                                f"known: {', '.join(SIGNAL_TYPES)}")
-            try:
-                value = kind.validate(row.value)
-            except ValueError as exc:
-                raise BankError(f"{where}: {exc}") from None
-            content = self._content(row, where)
-            key = (content.bank_id, content.content_id)
-            stats = self._stats[content.bank]
-            if kind.perceptual:
-                if row.quality is not None and row.quality < self.min_quality:
-                    stats["skipped_low_quality"] += 1
-                    continue
-                pdq_ids.append(sid)
-                pdq_values.append(value)
-                content.frames.add(int(row.frame_index))
-            else:
-                exact[kind.name][0].append(sid)
-                exact[kind.name][1].append(value)
-            self._signals[sid] = (key, kind.name, value, int(row.frame_index))
-            stats["signals"][kind.name] = stats["signals"].get(kind.name, 0) + 1
-        self._pdq.add(pdq_ids, pdq_values)
-        for name, (ids, values) in exact.items():
-            self._exact[name].add(ids, values)
-        return self
-
-    def _content(self, row: Any, where: object) -> _Content:
-        key = (int(row.bank_id), int(row.content_id))
-        content = self._contents.get(key)
-        if content is not None:
-            return content
-        bank = self._bank(row, where)
-        content = _Content(
-            bank=bank.bank, bank_id=key[0], bank_labels=bank.bank_labels,
-            threshold=bank.threshold, content_id=key[1], name=row.content_name,
-            pack=row.content_pack,
-            labels=_labels(bank.bank_labels, row.content_labels) if row.content_labels
-            else bank.bank_labels,
-            frame_count=int(row.content_frame_count or 1),
-        )
-        self._contents[key] = content
-        self._stats[bank.bank]["contents"] += 1
-        return content
-
-    def _bank(self, row: Any, where: object) -> _Content:
-        """Bank-level fields of ``row`` (checked once per bank, compared on each new content)."""
-        threshold, bank_id = row.bank_threshold, int(row.bank_id)
-        bank = self._banks.get(bank_id)
-        if bank is None:
-            if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= 256:
-                raise BankError(f"{where}: bank threshold must be 0..256 bits, saw {threshold!r}")
-            if row.bank_name in self._stats:
-                raise BankError(f"{where}: bank name {row.bank_name!r} is used by two bank ids")
-            bank = _Content(bank=row.bank_name, bank_id=bank_id, bank_labels=_labels(row.bank_labels),
-                            threshold=threshold, content_id=-1, name=None, pack=None, labels=(),
-                            frame_count=0)
-            self._banks[bank_id] = bank
-            self._thresholds[bank.bank] = threshold
-            self._stats[bank.bank] = {"threshold": threshold, "contents": 0, "signals": {},
-                                      "skipped_low_quality": 0}
-        elif bank.bank != row.bank_name:
-            raise BankError(f"{where}: bank id {bank_id} is also named {bank.bank!r}")
-        elif bank.threshold != threshold:
-            raise BankError(f"{where}: bank threshold {threshold} differs from {bank.threshold} "
-                            "seen in an earlier row of the same bank")
-        return bank
-
-    @classmethod
-    def from_db(cls, db: Any, banks: Sequence[str] | None = None, **options: Any) -> Matcher:
-        """Load the enabled banks (or only ``banks``, by name) from the database.
-
-        ``db`` is whatever ``stickerguard.banks.iter_bank_signals`` accepts (a session
-        or the store handle); errors for unknown bank names come from there.
-        """
-        banks_module = importlib.import_module("stickerguard.banks")
-        return cls.from_rows(banks_module.iter_bank_signals(db, banks), **options)
-
-    # ----------------------------------------------------------------- querying
-
-    @property
-    def banks(self) -> list[str]:
-        """Names of the loaded banks, sorted."""
-        return sorted(self._stats)
-
-    def _scope(self, banks: Sequence[str] | None) -> set[str]:
+    def _scope(self, banks: Sequence[str] | None) -> set[int]:
+        """Bank ids in scope (enabled, loaded), from names; raises BankError for others."""
+        loaded = {b.name: bid for bid, b in self._banks.items() if b.enabled and b.contents}
         if banks is None:
-            return set(self._stats)
+            return set(loaded.values())
         if isinstance(banks, str):
             banks = [banks]
-        unknown = [b for b in banks if b not in self._stats]
+        unknown = [b for b in banks if b not in loaded]
         if unknown:
-            loaded = ", ".join(self.banks) or "none"
+            names = ", ".join(sorted(loaded)) or "none"
             raise BankError(f"bank {unknown[0]!r} is not loaded (unknown, disabled or without "
-                            f"signals); loaded: {loaded}", field="banks")
-        return set(banks)
+                            f"signals); loaded: {names}", field="banks")
+        return {loaded[b] for b in banks}
 
-    def _radius(self, scope: set[str]) -> int | None:
-        return max((self._thresholds[b] for b in scope), default=None)
-
-    def _perceptual(self, queries: dict[str, list[tuple[int, str, int]]], scope: set[str],
-                    hits: dict[tuple[int, int], _Hits]) -> None:
-        """Range-search every query hash once; ``queries`` maps hash -> (frame, kind, transform)."""
-        radius = self._radius(scope)
-        if radius is None or not queries:
+    def _perceptual(self, queries: dict[str, list[tuple[int, str, int]]], scope: set[int],
+                    hits: dict[int, _Hits]) -> None:
+        """Search every query hash once; ``queries`` maps hash -> (frame, kind, transform)."""
+        if not scope or not queries:
             return
+        radius = max(self._banks[b].threshold for b in scope)
         hashes = list(queries)
-        for qhash, found in zip(hashes, self._pdq.range_search(hashes, radius)):
-            for sid, dist in found:
-                key, bank_type, _value, bank_frame = self._signals[sid]
-                content = self._contents[key]
-                if content.bank not in scope or dist > content.threshold:
+        found = self._pdq.search(pdq_hex_to_array(hashes), radius)
+        keys = self._contents.keys
+        for qi, sid, dist, payload, code in zip(found.query.tolist(), found.ids.tolist(),
+                                                found.dist.tolist(), found.payload.tolist(),
+                                                found.codes):
+            row = payload >> 24
+            bank_id = int(keys[row]) >> CONTENT_BITS
+            if bank_id not in scope or dist > self._banks[bank_id].threshold:
+                continue
+            bank_type, bank_frame = KINDS[payload & 1], (payload >> 1) & _FRAME_MASK
+            value = None
+            for frame, kind, transform in queries[hashes[qi]]:
+                if bank_type not in _ALLOWED[kind]:
                     continue
-                for frame, kind, transform in queries[qhash]:
-                    if bank_type not in _ALLOWED[kind]:
-                        continue
-                    h = hits.setdefault(key, _Hits())
-                    h.query_frames.add(frame)
-                    h.bank_frames.add(bank_frame)
-                    h.offer((dist, _RANK[kind], transform, frame, sid, kind))
+                value = value or code.tobytes().hex()
+                h = hits.setdefault(row, _Hits())
+                h.query_frames.add(frame)
+                h.bank_frames.add(bank_frame)
+                h.offer((dist, _RANK[kind], transform, frame, sid, kind, bank_type, value))
+
+    def _exact_hits(self, kind: str, value: str, scope: set[int], hits: dict[int, _Hits]) -> None:
+        for sid in self._exact[kind].lookup(value):
+            row = self._exact_rows[sid][0]
+            if int(self._contents.keys[row]) >> CONTENT_BITS in scope:
+                h = hits.setdefault(row, _Hits())
+                h.exact = True
+                h.offer((0, 0, 0, -1, sid, kind, kind, value))
 
     def match(self, signals: MediaSignals, *, banks: Sequence[str] | None = None) -> list[Match]:
         """Match one file's signals against the loaded banks.
@@ -277,15 +116,6 @@ class Matcher:
         Raises:
             BankError: a name in ``banks`` is not loaded.
         """
-        scope = self._scope(banks)
-        hits: dict[tuple[int, int], _Hits] = {}
-        for name, value in (("md5", signals.md5), ("sha256", signals.sha256)):
-            for sid in self._exact[name].lookup((value or "").lower()):
-                key = self._signals[sid][0]
-                if self._contents[key].bank in scope:
-                    h = hits.setdefault(key, _Hits())
-                    h.exact = True
-                    h.offer((0, 0, 0, -1, sid, name))
         queries: dict[str, list[tuple[int, str, int]]] = {}
         usable = 0
         for frame in signals.frames:
@@ -300,15 +130,20 @@ class Matcher:
                 for transform, qhash in enumerate(variants or (base,)):
                     queries.setdefault(qhash.lower(), []).append((frame.index, kind, transform))
             usable += used
-        self._perceptual(queries, scope, hits)
-        out = []
-        for key, h in hits.items():
-            content = self._contents[key]
-            counts = FramesMatched(len(h.query_frames), usable, len(h.bank_frames), len(content.frames))
-            if not h.exact and content.frame_count > 1 and not self._enough_frames(counts):
-                continue
-            out.append(self._make(content, h.best, counts, with_frame=True))
-        return _sorted(out)
+        with self._lock.read():
+            scope = self._scope(banks)
+            hits: dict[int, _Hits] = {}
+            for name, value in (("md5", signals.md5), ("sha256", signals.sha256)):
+                self._exact_hits(name, (value or "").lower(), scope, hits)
+            self._perceptual(queries, scope, hits)
+            kept = []
+            for row, h in hits.items():
+                counts = FramesMatched(len(h.query_frames), usable, len(h.bank_frames),
+                                       self._contents.bank_total(row))
+                if not h.exact and self._contents.frame_count[row] > 1 and not self._enough_frames(counts):
+                    continue
+                kept.append((row, h.best, counts))
+            return self._make_all(kept, with_frame=True)
 
     def _enough_frames(self, c: FramesMatched) -> bool:
         """The animation rule: both frame ratios reach ``frame_match_ratio``."""
@@ -317,19 +152,26 @@ class Matcher:
                 and c.query_matched / c.query_total >= r - _EPS
                 and c.bank_matched / c.bank_total >= r - _EPS)
 
-    def _make(self, content: _Content, best: tuple, counts: FramesMatched, *,
-              with_frame: bool) -> Match:
-        dist, _rank, transform, frame, sid, query_signal = best
-        _key, bank_type, value, _bank_frame = self._signals[sid]
-        exact = not SIGNAL_TYPES[bank_type].perceptual
-        return Match(
-            bank=content.bank, bank_labels=content.bank_labels, content_id=content.content_id,
-            content_name=content.name, content_pack=content.pack, labels=content.labels,
-            signal_type=bank_type, query_signal=query_signal, distance=dist,
-            threshold=0 if exact else content.threshold, value=value,
-            query_frame=frame if (with_frame and not exact) else None,
-            transform=DIHEDRAL_NAMES[transform], frames_matched=counts,
-        )
+    def _make_all(self, kept: list[tuple[int, tuple, FramesMatched]], *,
+                  with_frame: bool) -> list[Match]:
+        meta = self._contents.metadata([row for row, _, _ in kept], self.resolver)
+        out = []
+        for row, best, counts in kept:
+            dist, _rank, transform, frame, _sid, query_signal, bank_type, value = best
+            key = int(self._contents.keys[row])
+            bank = self._banks[key >> CONTENT_BITS]
+            name, pack, content_labels = meta[row]
+            exact = not SIGNAL_TYPES[bank_type].perceptual
+            out.append(Match(
+                bank=bank.name, bank_labels=bank.labels, content_id=key & MAX_CONTENT_ID,
+                content_name=name, content_pack=pack,
+                labels=_labels(bank.labels, content_labels), signal_type=bank_type,
+                query_signal=query_signal, distance=dist,
+                threshold=0 if exact else bank.threshold, value=value,
+                query_frame=frame if (with_frame and not exact) else None,
+                transform=DIHEDRAL_NAMES[transform], frames_matched=counts,
+            ))
+        return sorted(out, key=lambda m: (m.distance, m.bank, m.content_id))
 
     def match_hash(self, signal_type: str, value: str, *,
                    banks: Sequence[str] | None = None) -> list[Match]:
@@ -349,34 +191,22 @@ class Matcher:
         except KeyError as exc:
             raise ValueError(exc.args[0]) from None
         value = kind.validate(value)
-        scope = self._scope(banks)
-        hits: dict[tuple[int, int], _Hits] = {}
-        if kind.perceptual:
-            self._perceptual({value: [(0, kind.name, 0)]}, scope, hits)
-        else:
-            for sid in self._exact[kind.name].lookup(value):
-                key = self._signals[sid][0]
-                if self._contents[key].bank in scope:
-                    hits.setdefault(key, _Hits()).offer((0, 0, 0, -1, sid, kind.name))
-        out = []
-        for key, h in hits.items():
-            content = self._contents[key]
-            counts = FramesMatched(1, 1, len(h.bank_frames), len(content.frames))
-            out.append(self._make(content, h.best, counts, with_frame=False))
-        return _sorted(out)
-
-    def stats(self) -> dict[str, dict[str, Any]]:
-        """Per bank name: ``threshold`` (bits), ``contents`` (items with any signal row),
-        ``signals`` (indexed count per signal type) and ``skipped_low_quality``."""
-        return {
-            bank: {**s, "signals": dict(sorted(s["signals"].items()))}
-            for bank, s in sorted(self._stats.items())
-        }
-
-    def __len__(self) -> int:
-        """Number of indexed bank signals (all types)."""
-        return len(self._signals)
+        with self._lock.read():
+            scope = self._scope(banks)
+            hits: dict[int, _Hits] = {}
+            if kind.perceptual:
+                self._perceptual({value: [(0, kind.name, 0)]}, scope, hits)
+            else:
+                self._exact_hits(kind.name, value, scope, hits)
+            kept = [(row, h.best, FramesMatched(1, 1, len(h.bank_frames),
+                                                self._contents.bank_total(row)))
+                    for row, h in hits.items()]
+            return self._make_all(kept, with_frame=False)
 
 
-def _sorted(matches: list[Match]) -> list[Match]:
-    return sorted(matches, key=lambda m: (m.distance, m.bank, m.content_id))
+def _labels(*groups) -> tuple[str, ...]:
+    out: dict[str, None] = {}
+    for group in groups:
+        for label in group or ():
+            out.setdefault(label, None)
+    return tuple(out)
