@@ -1,4 +1,5 @@
-"""Plain PDQ against Meta's published hashes, dihedral order, file hashes, hasher policy."""
+"""Plain PDQ against Meta's published hashes, dihedral order, file hashes, hasher policy,
+and signals.fastpdq bit-identical to pdqhash (reference set, every corpus frame, random images)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,19 @@ import hashlib
 import io
 from pathlib import Path
 
+import numpy as np
+import pdqhash
 import pytest
 from PIL import Image
 
 from stickerguard.errors import DecodeError, LimitExceeded, UnsupportedMedia
-from stickerguard.media import Limits
-from stickerguard.signals import DIHEDRAL_NAMES, hamming, hash_bytes, hash_file, hash_image, hash_image_dihedral
+from stickerguard.media import Limits, decode
+from stickerguard.signals import (DIHEDRAL_NAMES, canonical_variants, canonicalize, hamming, hash_bytes, hash_file,
+                                  hash_image, hash_image_dihedral)
+from stickerguard.signals import fastpdq
+from stickerguard.signals import pdq as pdq_module
 from stickerguard.signals.hasher import MAX_FRAMES, thin_frames
-from stickerguard.signals.pdq import DIHEDRAL_TRANSPOSE, reference_size
+from stickerguard.signals.pdq import DIHEDRAL_TRANSPOSE, bits_to_hex, reference_pixels, reference_rgb, reference_size
 from stickerguard.transforms import webp_q50
 
 DATA = Path(__file__).parent / "data"
@@ -210,3 +216,91 @@ def test_hash_file_checks_size_before_reading():
     assert str(err.value) == (
         f"{path}: file is {path.stat().st_size} bytes, over the limit of 1000 bytes (max_file_bytes)")
     assert err.value.field == "max_file_bytes"
+
+
+# --- signals.fastpdq: bit-identical to pdqhash (Meta's C++), checked against pdqhash itself ---
+
+def _pdqhash_hex(rgb: np.ndarray, dihedral: bool):
+    if dihedral:
+        vectors, q = pdqhash.compute_dihedral(np.ascontiguousarray(rgb[:, :, :3]))
+        return tuple(bits_to_hex(v) for v in vectors), q
+    bits, q = pdqhash.compute(np.ascontiguousarray(rgb[:, :, :3]))
+    return bits_to_hex(bits), q
+
+
+def _assert_same_as_pdqhash(pixels: np.ndarray, label: str) -> None:
+    assert fastpdq.pdq_hex(pixels) == _pdqhash_hex(pixels, False), label
+    assert fastpdq.pdq_hex_dihedral(pixels) == _pdqhash_hex(pixels, True), label
+
+
+def test_fastpdq_luma_equals_pdqhash_binding_for_every_colour():
+    # All 2^24 RGB colours: float32(R*0.299 + G*0.587 + B*0.114), summed in float64 as the binding does.
+    g, b = np.meshgrid(np.arange(256, dtype=np.uint8), np.arange(256, dtype=np.uint8), indexing="ij")
+    for r in range(256):
+        img = np.dstack([np.full_like(g, r), g, b])
+        want = (img[:, :, 0] * 0.299 + img[:, :, 1] * 0.587 + img[:, :, 2] * 0.114).astype("float32")
+        got = fastpdq._luma(img, fastpdq._LUT_R, fastpdq._LUT_G, fastpdq._LUT_B)
+        assert np.array_equal(got, want), r
+
+
+def test_fastpdq_equals_pdqhash_on_reference_set():
+    rows = _reference_rows()
+    for r in rows:
+        rgb = reference_rgb(Image.open(REF / r["path"]))
+        _assert_same_as_pdqhash(rgb, r["path"])
+        rgba = np.dstack([rgb, np.full(rgb.shape[:2], 9, np.uint8)])
+        assert fastpdq.pdq_hex_dihedral(rgba) == _pdqhash_hex(rgb, True), r["path"]
+    assert len(rows) == 30
+
+
+def _check_corpus_frames(sample_interval_ms: float | None) -> int:
+    # Frames of every sticker in tests/data, as hashed (reference_pixels), plus their 64x64
+    # canonical form and flattened variants (pdqhash.compute's 64x64 copy path).
+    paths = sorted(DATA.glob("whatsapp-sample-packs/*/*.*")) + sorted(DATA.glob("telegram-tgs/*.tgs"))
+    frames = 0
+    for path in paths:
+        if path.suffix not in (".webp", ".png", ".tgs"):
+            continue
+        for frame in decode(path.read_bytes(), name=path.name, sample_interval_ms=sample_interval_ms).frames:
+            _assert_same_as_pdqhash(reference_pixels(frame.image), f"{path.name}#{frame.index}")
+            for small in [canonicalize(frame.image), *canonical_variants(frame.image)]:
+                if small is not None:
+                    _assert_same_as_pdqhash(np.asarray(small), f"{path.name}#{frame.index} canonical")
+            frames += 1
+    return frames
+
+
+def test_fastpdq_equals_pdqhash_on_sampled_corpus_frames():
+    assert _check_corpus_frames(250.0) == 234
+
+
+@pytest.mark.slow
+def test_fastpdq_equals_pdqhash_on_every_corpus_frame():
+    assert _check_corpus_frames(None) == 1313
+
+
+@pytest.mark.parametrize("shape", [(5, 5), (4, 40), (40, 4), (64, 64), (63, 65), (1, 900), (321, 512),
+                                   (512, 512), (777, 333), (1000, 7)])
+def test_fastpdq_equals_pdqhash_on_random_images(shape):
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    noise = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    blocky = np.repeat(np.repeat(rng.integers(0, 256, (shape[0] // 8 + 1, shape[1] // 8 + 1, 3), dtype=np.uint8),
+                                 8, 0), 8, 1)[: shape[0], : shape[1]]
+    for img in (noise, np.ascontiguousarray(blocky)):
+        _assert_same_as_pdqhash(img, str(shape))
+
+
+def test_fastpdq_rejects_non_rgb_arrays():
+    with pytest.raises(ValueError, match=r"^expected a uint8 \(h, w, 3\|4\) RGB/RGBA array, got float32 \(8, 8, 3\)$"):
+        fastpdq.pdq_hex(np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(ValueError, match=r"^expected a uint8 \(h, w, 3\|4\) RGB/RGBA array, got uint8 \(8, 8\)$"):
+        fastpdq.pdq_hex_dihedral(np.zeros((8, 8), np.uint8))
+
+
+def test_pdqhash_backend_gives_the_same_signals(monkeypatch):
+    fast = hash_file(CUPPY / "01_Cuppy_smile.webp")
+    monkeypatch.setattr(pdq_module, "_fast", None)
+    slow = hash_file(CUPPY / "01_Cuppy_smile.webp")
+    assert slow == fast
+    assert slow.frames[0].pdq == "8d26b0a75e97464fa05a2b7256e9fdadab61aa165c86555a9016aba16ffa5016"
+    assert pdq_module.BACKEND == "fastpdq"
