@@ -10,6 +10,7 @@ limit field after a colon where one applies (``"limit_exceeded:max_frames"``).
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
@@ -255,6 +256,12 @@ def specials() -> dict[str, bytes]:
         "webm_container-header-0x0.webm": _webm_dims(webm, bytes.fromhex("e08ab08100ba810053c08101")),
         "webm_vp9-bitstream-65536x65536.webm": _vp9_frame_size(webm, 65536, 65536),
         "webm_vp9-bitstream-4096x8192.webm": _vp9_frame_size(webm, 4096, 8192),
+        # found by fuzz/fuzz_decode.py (each crash it finds becomes a case here)
+        "fuzz_webm-unknown-codec-id-V_VP0.webm": webm.replace(b"V_VP9", b"V_VP0"),
+        "fuzz_gif-frame-without-palette.gif": base64.b64decode(
+            "R0lGODlhA4EAAAEAAP8AAAAAAAAAAAAAACH/C05FAAAh+QQJACH/C05FVFNDQVBFMi4wAwEAAAAh+QQJAAABACwAAAAAAwABAAAIBgABAAhQ"
+            "EAAhCAQJAgAAAAD/AAAAAAAAAAgGAAAAAQAsAAAAAAMAAQAACAYAAQAIUBAAIQgECQIAAAAsAAAAAAMAAQCBAAAAAP8AAAAAAAAACAYAAQQA"
+            "EBAAOw=="),
         # EXIF orientation abuse (ignored: the image decodes upright as stored)
         "exif_orientation-0.jpg": _jpeg_exif(0),
         "exif_orientation-9.jpg": _jpeg_exif(9),

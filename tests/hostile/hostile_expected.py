@@ -86,6 +86,8 @@ EXPECTED: dict[str, str] = {
     'flood_png_100000x100000.png': 'limit_exceeded:max_pixels',
     'flood_png_4097x4096.png': 'limit_exceeded:max_pixels',
     'flood_webp-vp8l_16384x16384.webp': 'limit_exceeded:max_pixels',
+    'fuzz_gif-frame-without-palette.gif': 'decode_error',
+    'fuzz_webm-unknown-codec-id-V_VP0.webm': 'unsupported_media',
     'gif-named.jpg': 'ok',
     'gif_endless-loop_1500-zero-delay-frames.gif': 'limit_exceeded:max_duration_ms',
     'gif_endless-loop_5000-zero-delay-frames.gif': 'limit_exceeded:max_frames',

@@ -23,7 +23,9 @@ from .types import DecodedMedia, Frame
 PILLOW_FORMATS = {"webp": "WEBP", "png": "PNG", "jpeg": "JPEG", "gif": "GIF", "bmp": "BMP"}
 
 # Errors Pillow (and the codecs under it) raise on corrupt or truncated input.
-_PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, struct.error, zlib.error)
+# AssertionError: Pillow asserts on some corrupt GIF palettes (found by fuzz/fuzz_decode.py).
+_PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, struct.error, zlib.error,
+               AssertionError)
 
 # Browsers (Firefox, Chromium) show animation frames with a delay of <= 10 ms for 100 ms;
 # we do the same so that timestamps match what people see.

@@ -90,6 +90,8 @@ def decode_video(
         if not container.streams.video:
             raise DecodeError(f"{fmt} file has no video stream", path=name)
         stream = container.streams.video[0]
+        if stream.codec_context is None:  # found by fuzzing: an unknown CodecID has no decoder at all
+            raise UnsupportedMedia(f"video stream in {fmt} has a codec FFmpeg does not know", path=name)
         codec = stream.codec_context.name
         if codec not in ALLOWED_CODECS:
             raise UnsupportedMedia(f"video codec {codec!r} in {fmt} is not supported", path=name)
