@@ -39,6 +39,9 @@ class Settings:
         resolver: ``host -> [ip strings]`` (default ``socket.getaddrinfo``); tests inject one.
         token_ttl_s: how long a verified token is cached per process, in seconds.
         hash_variants: hash uploads with the flattened canonical variants too.
+        index_threads: OpenMP threads faiss may use per process (1: a single lookup
+            gains nothing from more, and spinning OpenMP threads of several workers on
+            few cores made lookups ~200x slower under load).
     """
 
     db_url: str | None = None
@@ -55,6 +58,7 @@ class Settings:
     resolver: Callable[[str], list[str]] | None = None
     token_ttl_s: float = 5.0
     hash_variants: bool = False
+    index_threads: int = 1
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -62,7 +66,7 @@ class Settings:
 
         Reads ``STICKERGUARD_DB``, ``_STALENESS_S``, ``_POLL_S``, ``_MAX_BODY_BYTES``,
         ``_REQUEST_TIMEOUT_S``, ``_URL_FETCH`` (``1``/``0``), ``_URL_ALLOW_HOSTS``
-        (comma-separated), ``_URL_MAX_BYTES``, ``_URL_TIMEOUT_S``. Raises ValueError for
+        (comma-separated), ``_URL_MAX_BYTES``, ``_URL_TIMEOUT_S``, ``_INDEX_THREADS``. Raises ValueError for
         a malformed number.
         """
         env = os.environ
@@ -70,7 +74,8 @@ class Settings:
         s.db_url = env.get("STICKERGUARD_DB") or None
         num = {"STALENESS_S": ("staleness_s", float), "POLL_S": ("poll_interval_s", float),
                "MAX_BODY_BYTES": ("max_body_bytes", int), "REQUEST_TIMEOUT_S": ("request_timeout_s", float),
-               "URL_MAX_BYTES": ("url_max_bytes", int), "URL_TIMEOUT_S": ("url_timeout_s", float)}
+               "URL_MAX_BYTES": ("url_max_bytes", int), "URL_TIMEOUT_S": ("url_timeout_s", float),
+               "INDEX_THREADS": ("index_threads", int)}
         for key, (attr, conv) in num.items():
             if f"STICKERGUARD_{key}" in env:
                 setattr(s, attr, conv(env[f"STICKERGUARD_{key}"]))

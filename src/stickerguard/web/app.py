@@ -32,6 +32,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         db: an open Database (default: ``open_db(settings.db_url)``, migrated to head).
     """
     settings = settings or Settings.from_env()
+    if settings.index_threads > 0:
+        import faiss
+
+        faiss.omp_set_num_threads(settings.index_threads)
     db = db or open_db(settings.db_url)
     index = LiveIndex(db, poll_interval_s=settings.poll_interval_s)
     st = AppState(settings=settings, db=db, index=index, tokens=TokenCache(db, ttl_s=settings.token_ttl_s))

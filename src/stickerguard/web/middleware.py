@@ -101,8 +101,9 @@ class Guard:
             await send(msg)
 
         try:
-            await asyncio.wait_for(self.app(scope, counted, guarded_send), self.timeout_s)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.timeout_s):  # no extra task per request (wait_for makes one)
+                await self.app(scope, counted, guarded_send)
+        except TimeoutError:
             if not status["started"]:
                 return await self._reply(send, status, 503, "timeout",
                                          f"request took over {self.timeout_s:g} s (request_timeout_s)", scope, t0)

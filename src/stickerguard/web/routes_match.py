@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi.responses import JSONResponse
 
 from ..service import hash_data, lookup_data, signals_json
 from .deps import AppState, require, state
@@ -46,4 +47,5 @@ async def lookup_hash(st: Annotated[AppState, Depends(state)],
 
     kind = HMA_NAMES.get(signal_type, signal_type)
     matches = st.index.match_hash(kind, signal, banks=bank_filter(banks))
-    return {"signals": None, "matches": [m.to_dict() for m in matches]}
+    # hot path: the shape is LookupOut by construction; skip re-validating it
+    return JSONResponse({"signals": None, "matches": [m.to_dict() for m in matches]})
