@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import os
+import platform
 from pathlib import Path
 
-from benchmarks.hash_report import machine_info
+
+def machine_info() -> dict:
+    """nproc, CPU model (/proc/cpuinfo), RAM (/proc/meminfo), platform, UTC date, load average."""
+    cpu, ram = "unknown", "unknown"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+        kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+        ram = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "ram": ram, "platform": platform.platform(),
+            "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "loadavg_at_end": list(os.getloadavg())}
 
 
 def _row(name: str, r: dict) -> str:
@@ -20,7 +37,8 @@ def render_md(res: dict) -> str:
     lines = [
         "# Load: HTTP lookups against `stickerguard serve`",
         "",
-        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram']} RAM; {m['platform']}; date {m['date_utc']}.",
+        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram']} RAM; {m['platform']}; date {m['date_utc']}; "
+        f"load average at the end {', '.join(f'{x:.1f}' for x in m['loadavg_at_end'])} (other work shares it).",
         f"Command: `{res['command']}`. Load generator and server share the machine (loopback).",
         f"Bank: {a['hashes']:,} random PDQ hashes + 1 sticker; {a['workers']} uvicorn workers; "
         f"{a['connections']} connections; {a['seconds']:g} s per scenario after a 2 s warm-up.",
