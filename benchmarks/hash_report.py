@@ -1,0 +1,157 @@
+"""Machine description and the hash benchmark's outputs: ``hash.json``, ``hash.md``, ``hash.png``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+from pathlib import Path
+
+ROW_TITLES = {
+    "static_webp": "static 512x512 WebP (25 Cuppy stickers)",
+    "animated_webp": "animated WebP (pack 2, 21 files)",
+    "tgs": "Telegram .tgs (6 files)",
+}
+SYSTEM_TITLES = {
+    "te_pdq": "python-threatexchange PdqSignal.hash_from_file (HMA)",
+    "sg_query": "stickerguard query path (hash_file, variants=False)",
+    "sg_bank": "stickerguard bank path (hash_file, variants=True)",
+    "sg_query_pdqhash": "stickerguard query path, PDQ in pdqhash (before)",
+}
+
+
+def machine_info() -> dict:
+    """nproc, CPU model (/proc/cpuinfo), RAM (/proc/meminfo), OS, library versions, UTC date."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal"))
+        ram = f"{mem_kb / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration, ValueError):
+        ram = "unknown"
+    versions = {}
+    for pkg in ("pillow", "numpy", "numba", "pdqhash", "threatexchange"):
+        try:
+            versions[pkg] = version(pkg)
+        except PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram": ram,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_avg_at_end": os.getloadavg()[0],
+    }
+
+
+def _system_table(rows: dict, te: float) -> list[str]:
+    lines = ["| system | files/s (median round) | best round | ms/file | x TE | errors |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, r in rows.items():
+        ratio = f"{r['files_per_s'] / te:.2f}" if te and not r["errors"] else "-"
+        err = str(r["errors"]) + (f" ({r['error']})" if r["error"] else "")
+        lines.append(f"| {SYSTEM_TITLES.get(name, name)} | {r['files_per_s']:.1f} | {r['best_files_per_s']:.1f} "
+                     f"| {r['ms_per_file']:.2f} | {ratio} | {err} |")
+    return lines
+
+
+def render_markdown(res: dict) -> str:
+    """The benchmark section for docs/benchmarks.md (tables filled from ``res``)."""
+    m = res["machine"]
+    static = res["rows"]["static_webp"]
+    te, q, bank = (static[k]["files_per_s"] for k in ("te_pdq", "sg_query", "sg_bank"))
+    before = static["sg_query_pdqhash"]["files_per_s"]
+    lines = [
+        "# Hashing speed",
+        "",
+        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram']} RAM, {m['platform']}, Python {m['python']}; "
+        f"{', '.join(f'{k} {v}' for k, v in m['versions'].items())}. Date: {m['date_utc']}. "
+        f"Load average at the end: {m['load_avg_at_end']:.1f} (a shared box: other jobs ran).",
+        "",
+        f"Command: `{res['command']}` (single core: pinned to CPU {res['pinned_cpu']}, 1 thread; "
+        f"{res['rounds']} round-robin rounds; PDQ backend `{res['pdq_backend']}`).",
+        "",
+        "## Goal",
+        "",
+        f"* >= {res['goal_files_per_s']:.0f} static 512x512 WebP stickers/s per core, end to end "
+        f"(query path = what a scan does): **{q:.0f}/s** -> "
+        f"{'met' if q >= res['goal_files_per_s'] else 'NOT met'}.",
+        f"* >= {res['goal_ratio_vs_te']:.0f}x python-threatexchange's `PdqSignal.hash_from_file` "
+        f"({te:.0f}/s) in the same run: **{q / te:.2f}x** -> "
+        f"{'met' if q / te >= res['goal_ratio_vs_te'] else 'NOT met'}. "
+        f"Bank path (adds the 2 flattened canonical variants): {bank:.0f}/s = {bank / te:.2f}x.",
+        f"* Before `signals.fastpdq` (same code, PDQ in pdqhash): {before:.0f}/s; speed-up {q / before:.2f}x.",
+        "",
+        "stickerguard computes more per file than TE: MD5, SHA-256, plain PDQ with its 8 dihedral",
+        "variants, the sticker canonical form and its PDQ with 8 dihedral variants, every",
+        "sampled frame of animations; TE computes one plain PDQ of the first frame.",
+        "",
+    ]
+    for key, rows in res["rows"].items():
+        lines += [f"## {ROW_TITLES.get(key, key)}", "", *_system_table(rows, rows["te_pdq"]["files_per_s"]
+                                                                       if not rows["te_pdq"]["errors"] else 0), ""]
+    lines += ["## Where the time goes (query path, ms per static 512x512 sticker, best round)", "",
+              "| stage | ms | note |", "|---|---:|---|"]
+    for s in res["stages_ms"]:
+        lines.append(f"| {s['stage']} | {s['ms']:.3f} | {s['note']} |")
+    query_stages = [s["ms"] for s in res["stages_ms"]
+                    if not s["stage"].startswith(("(before)", "bank", "  of which"))]
+    lines += ["", f"Sum of the query-path stages: {sum(query_stages):.2f} ms "
+                  f"(= {1000 / sum(query_stages):.0f}/s); measured end to end: {static['sg_query']['ms_per_file']:.2f} ms.",
+              "", "## Folder scan scaling (`match.scan.scan`, all cores allowed)", "",
+              "| mode | workers | files | errors | s | files/s |", "|---|---:|---:|---:|---:|---:|"]
+    for r in res["scan_scaling"]:
+        lines.append(f"| {r['mode']} | {r['workers']} | {r['files']} | {r['errors']} | {r['seconds']:.2f} "
+                     f"| {r['files_per_s']:.1f} |")
+    lines += ["", "![throughput and stages](hash.png)", ""]
+    return "\n".join(lines)
+
+
+def plot(res: dict, path: Path) -> None:
+    """Two panels: files/s per system (static WebP, goal line) and the per-stage ms bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    static = res["rows"]["static_webp"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1, 1.4]})
+    names = ["te_pdq", "sg_query_pdqhash", "sg_query", "sg_bank"]
+    labels = ["TE PdqSignal\n(plain PDQ only)", "stickerguard query\n(pdqhash, before)",
+              "stickerguard query\n(fastpdq)", "stickerguard bank\n(fastpdq)"]
+    vals = [static[n]["files_per_s"] for n in names]
+    ax1.bar(labels, vals, color=["#888", "#c9a", "#37a", "#5a8"])
+    ax1.axhline(res["goal_files_per_s"], color="red", ls="--", lw=1, label=f"goal {res['goal_files_per_s']:.0f}/s")
+    ax1.axhline(res["goal_ratio_vs_te"] * static["te_pdq"]["files_per_s"], color="orange", ls=":", lw=1,
+                label=f"{res['goal_ratio_vs_te']:.0f}x TE")
+    for i, v in enumerate(vals):
+        ax1.text(i, v, f"{v:.0f}", ha="center", va="bottom")
+    ax1.set_ylabel("static 512x512 WebP stickers / s, one core")
+    ax1.tick_params(axis="x", labelsize=8)
+    ax1.legend(fontsize=8)
+    stages = [s for s in res["stages_ms"] if not s["stage"].startswith("  of which")]
+    ax2.barh([s["stage"].strip() for s in stages][::-1], [s["ms"] for s in stages][::-1], color="#37a")
+    ax2.set_xlabel("ms per sticker (best round)")
+    ax2.tick_params(axis="y", labelsize=8)
+    fig.suptitle(f"Hashing speed, {res['machine']['cpu']}, 1 core, {res['machine']['date_utc']}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_outputs(res: dict, out: Path) -> None:
+    """Write ``hash.json``, ``hash.md`` and ``hash.png`` into ``out`` (created if needed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "hash.json").write_text(json.dumps(res, indent=1) + "\n")
+    (out / "hash.md").write_text(render_markdown(res))
+    plot(res, out / "hash.png")
