@@ -209,6 +209,21 @@ def _zip_lying_size(member: str, real: bytes, declared: int) -> bytes:
     return bytes(data)
 
 
+#: A fuzzed WebM (zlib + base64 of the 11,632-byte libFuzzer artifact): FFmpeg takes
+#: 3.8 GB and 4.8 s on it in-process; under the worker's RLIMIT_AS it fails in ~25 ms.
+FUZZ_WEBM_BIG_ALLOC = (
+    "eNqTcr2/eL5TWyOj03cg/tTI4vS5kcOpqaU8NSnXqb2Ryam1kUkiuCGdkQEEmBIEfWeX7PLd3R28ukXUc2Va8JrGhRCeWMi6bCDvhu/uHiBPKO"
+    "RwevCaJkZ5CFcmeDdQsonJaw3EHIZIBjxAgYFE8B8CmJHFQK7bpHV9YzO/k4NvQ69PYlmamZGeIRAZGIU7ovJdOjscig6AtYG8cWgd1JWW1xsZ"
+    "i492dHdXu0ZM9QyY08igtHVOc2leSkcjQ1trWHxYgGVzI6Py4+YW1q8PGR50bWhU2NWoEHygkRHk/xvFxQuSDzSkn5jlurjd1c/Z38U1yKUd1e"
+    "bi4k3JB7qTIXb8/x/AxcBQunD1spXvGhmXLmnybHZiYPzA+I3BQkVGwouBwSCBgSHe/v+/S89Y9/9/u4IhQIBhwcaFkxsZUhjaGBwmzWEIYGBg"
+    "Boaes0PpwmnLpoAM6UeT+N04ZwFYxO8BQgQUPRN3929uZNjeBUwGIuTGA9XDn7ygAMVV+omFros7XEKDHEM8/f1c2icbGFiBkZ6xARQwyDtvK3"
+    "U48byRYcHdhWsbgfZhtUXL/v9/QUFg8vqXdxuUyugTR7AkDdZ6AqoVHmdIWoeEb9BTHIXuVcPnYDcLy0RmBkYGoJH/kdKj4n9uP9eQYGfHAFcj"
+    "PQNmUApT/DmahoZuGpqzcOFo1UVh1TVaqOAvVCxHC5XRQmW0UKFme3i06Ud2DrMdtFlsyrJpC0fbfqPFNB2LaSoAsru9TDTu9kKLWWrkiNHEhO"
+    "ab0fw52r8fLeNHy/jRMn5YJ6aBTDrEj4qPltej5fXo0Mno0MnoeOzoeOxooTJaqIyOx46Ox46Ox44W06N99dG++uh47Gj+HO3fj5bxxPhmtFgb"
+    "9HnwYxNjzYdGZgAuFDd8"
+)
+
+
 def specials() -> dict[str, bytes]:
     """Named hostile files beyond truncation and bit flips."""
     s = seeds()
@@ -258,6 +273,7 @@ def specials() -> dict[str, bytes]:
         "webm_vp9-bitstream-4096x8192.webm": _vp9_frame_size(webm, 4096, 8192),
         # found by fuzz/fuzz_decode.py (each crash it finds becomes a case here)
         "fuzz_webm-unknown-codec-id-V_VP0.webm": webm.replace(b"V_VP9", b"V_VP0"),
+        "fuzz_webm-3.8GB-unbounded-allocation.webm": zlib.decompress(base64.b64decode(FUZZ_WEBM_BIG_ALLOC)),
         "fuzz_gif-frame-without-palette.gif": base64.b64decode(
             "R0lGODlhA4EAAAEAAP8AAAAAAAAAAAAAACH/C05FAAAh+QQJACH/C05FVFNDQVBFMi4wAwEAAAAh+QQJAAABACwAAAAAAwABAAAIBgABAAhQ"
             "EAAhCAQJAgAAAAD/AAAAAAAAAAgGAAAAAQAsAAAAAAMAAQAACAYAAQAIUBAAIQgECQIAAAAsAAAAAAMAAQCBAAAAAP8AAAAAAAAACAYAAQQA"

@@ -87,6 +87,7 @@ EXPECTED: dict[str, str] = {
     'flood_png_4097x4096.png': 'limit_exceeded:max_pixels',
     'flood_webp-vp8l_16384x16384.webp': 'limit_exceeded:max_pixels',
     'fuzz_gif-frame-without-palette.gif': 'decode_error',
+    'fuzz_webm-3.8GB-unbounded-allocation.webm': 'decode_error',
     'fuzz_webm-unknown-codec-id-V_VP0.webm': 'unsupported_media',
     'gif-named.jpg': 'ok',
     'gif_endless-loop_1500-zero-delay-frames.gif': 'limit_exceeded:max_duration_ms',
