@@ -98,7 +98,7 @@ def test_worker_rlimits_and_fds(pool: DecoderPool) -> None:
         limits = Path(f"/proc/{pid}/limits").read_text()
         assert "Max address space         1073741824           1073741824" in limits
         assert "Max core file size        0                    0" in limits
-        assert "Max file size             0                    0" in limits
+        assert "Max file size             16777216             16777216" in limits
 
 
 def test_wall_clock_timeout() -> None:

@@ -6,7 +6,7 @@ decoder once (warm), then confines itself before reading any untrusted byte:
 * ``RLIMIT_AS`` = ``--memory-bytes`` (address space; allocations past it fail);
 * ``RLIMIT_CPU`` soft limit re-armed before each file to (CPU used so far + ``--cpu-seconds``),
   so a runaway decoder gets SIGXCPU and dies;
-* ``RLIMIT_CORE`` 0 (no core files), ``RLIMIT_FSIZE`` 0 (cannot write files),
+* ``RLIMIT_CORE`` 0 (no core files), ``RLIMIT_FSIZE`` 16 MB (numba may still cache a kernel),
   ``RLIMIT_NOFILE`` small; Linux ``PR_SET_NO_NEW_PRIVS`` and ``PR_SET_PDEATHSIG`` (dies
   with its parent);
 * stdin/stdout are the protocol pipes and are moved off fds 0/1 so that library output
@@ -32,6 +32,9 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_NO_NEW_PRIVS = 38
 #: Open files the worker may hold (pipes, /dev/null, libraries' own needs).
 MAX_OPEN_FILES = 64
+#: Largest file the worker may write (RLIMIT_FSIZE), in bytes: enough for numba's
+#: compiled-kernel cache (a few KB per kernel), too small to fill a disk.
+MAX_FILE_WRITE = 16 << 20
 
 
 def _read_exact(fd: int, n: int) -> bytes | None:
@@ -63,7 +66,7 @@ def confine(memory_bytes: int) -> None:
     if memory_bytes > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_WRITE, MAX_FILE_WRITE))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     cap = MAX_OPEN_FILES if hard == resource.RLIM_INFINITY else min(MAX_OPEN_FILES, hard)
     resource.setrlimit(resource.RLIMIT_NOFILE, (cap, cap))
@@ -147,8 +150,10 @@ def _test_hook(op: object, payload: bytes) -> dict:
 
 
 def _warm_up() -> None:
-    """Hash one small generated sticker so that lazy imports and first-call setup (about
-    0.7 s in scipy/pdqhash) happen before the worker reports ready, not on a real file."""
+    """Hash small generated stickers (RGBA PNG, RGB and greyscale JPEG: the array shapes
+    the PDQ kernels are compiled for) so that lazy imports, numba compilation (cached on
+    disk after the first run) and first-call setup happen before the worker reports
+    ready and before its limits apply, not on a real file."""
     import io
 
     from PIL import Image
@@ -157,9 +162,10 @@ def _warm_up() -> None:
 
     im = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
     im.paste((200, 30, 30, 255), (8, 8, 40, 56))
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    hash_bytes(buf.getvalue(), name="<warm-up>", variants=True)
+    for mode, fmt in (("RGBA", "PNG"), ("RGB", "JPEG"), ("L", "JPEG")):
+        buf = io.BytesIO()
+        im.convert(mode).save(buf, fmt)
+        hash_bytes(buf.getvalue(), name="<warm-up>", variants=True)
 
 
 def main(argv: list[str] | None = None) -> int:
