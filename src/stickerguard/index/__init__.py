@@ -15,11 +15,12 @@ Public surface::
     pdq_hex_to_array(hashes) -> uint8 array (n, 32)
 """
 
-from .banked import BankIndex, db_resolver
-from .contents import ContentTable
+from .banked import BankIndex
+from .contents import ContentTable, db_resolver
 from .exact import ExactIndex
 from .mih import MultiIndexHash, plan_flips, plan_widths
-from .pdq import DEFAULT_CROSSOVER, PDQ_BITS, PDQ_BYTES, PDQIndex, SearchHits, pdq_hex_to_array
+from .codes import PDQ_BITS, PDQ_BYTES, SearchHits, pdq_hex_to_array
+from .pdq import DEFAULT_CROSSOVER, PDQIndex
 
 __all__ = ["BankIndex", "ContentTable", "db_resolver", "DEFAULT_CROSSOVER", "PDQ_BITS", "PDQ_BYTES", "ExactIndex", "MultiIndexHash",
            "PDQIndex", "SearchHits", "pdq_hex_to_array", "plan_flips", "plan_widths"]

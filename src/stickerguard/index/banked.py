@@ -11,7 +11,6 @@ import importlib
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -21,10 +20,12 @@ import numpy as np
 
 from ..errors import BankError
 from ..signals.base import SIGNAL_TYPES
-from .contents import CONTENT_BITS, MAX_CONTENT_ID, ContentTable, Metadata, Resolver, content_key
+from .contents import CONTENT_BITS, ContentTable, Resolver, content_key, db_resolver
+from .codes import pdq_hex_to_array
 from .exact import ExactIndex
-from .pdq import PDQIndex, pdq_hex_to_array
+from .pdq import PDQIndex
 from .persist import read_arrays, replace_dir, write_arrays
+from .rwlock import RWLock
 
 DEFAULT_MIN_QUALITY = 50
 """PDQ quality below this is not meaningful (Meta's PDQ guidance); such hashes are skipped."""
@@ -48,32 +49,6 @@ class _Bank:
     skipped_low_quality: int = 0
 
 
-class _RWLock:
-    """Many concurrent readers (matches) or one writer (add/remove/set_bank/save)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-
-    @contextmanager
-    def read(self):
-        with self._cond:
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
-
-    @contextmanager
-    def write(self):
-        with self._cond:
-            self._cond.wait_for(lambda: self._readers == 0)
-            yield
-
-
 def _labels(*groups: Iterable[str] | None) -> tuple[str, ...]:
     out: dict[str, None] = {}
     for group in groups:
@@ -84,27 +59,6 @@ def _labels(*groups: Iterable[str] | None) -> tuple[str, ...]:
 
 def _where(sid: int, bank: str) -> str:
     return f"signal {sid} (bank {bank!r})"
-
-
-def db_resolver(db: Any) -> Resolver:
-    """Resolver reading ``bank_contents`` (name, pack, labels) for the given ids from
-    ``db`` (a ``store.db.Database``), 500 ids per SELECT."""
-    models = importlib.import_module("stickerguard.store.models")
-    sa = importlib.import_module("sqlalchemy")
-    table = models.BankContent
-
-    def resolve(ids: Sequence[int]) -> dict[int, Metadata]:
-        out: dict[int, Metadata] = {}
-        ids = list(ids)
-        with db.engine.connect() as conn:
-            for lo in range(0, len(ids), 500):
-                stmt = sa.select(table.id, table.name, table.pack, table.labels).where(
-                    table.id.in_(ids[lo:lo + 500]))
-                for cid, name, pack, labels in conn.execute(stmt):
-                    out[int(cid)] = (name, pack, tuple(labels or ()))
-        return out
-
-    return resolve
 
 
 class BankIndex:
@@ -149,7 +103,7 @@ class BankIndex:
         self._contents = ContentTable(keep_metadata=resolver is None)
         self._banks: dict[int, _Bank] = {}
         self._bank_ids: dict[str, int] = {}
-        self._lock = _RWLock()
+        self._lock = RWLock()
 
     # ----------------------------------------------------------------- building
 
@@ -200,8 +154,11 @@ class BankIndex:
         it = iter(rows)
         added, seen_banks = 0, {}
         with self._lock.write():
-            while batch := list(islice(it, _BATCH)):
-                added += self._add_batch(batch, seen_banks)
+            try:
+                while batch := list(islice(it, _BATCH)):
+                    added += self._add_batch(batch, seen_banks)
+            finally:
+                self._pdq.maybe_compact()  # once per call, not per batch
         return added
 
     def _add_batch(self, rows: list[Any], seen_banks: dict[int, tuple[str, int]]) -> int:
@@ -259,7 +216,7 @@ class BankIndex:
             c_rows = np.asarray([rows_of[k] for k in pdq[2]], dtype=np.int64)
             frames = np.asarray(pdq[3], dtype=np.int64)
             payload = (c_rows << 24) | (frames << 1) | np.asarray(pdq[4], dtype=np.int64)
-            self._pdq.add(p_sids, pdq_hex_to_array(pdq[1]), payload)
+            self._pdq.add(p_sids, pdq_hex_to_array(pdq[1]), payload, compact=False)
             self._contents.add_frame(c_rows, frames, +1)
         for sid, value, ckey, kind in zip(*exact):
             self._exact[kind].add([sid], [value])

@@ -9,8 +9,10 @@ About 22 bytes per content without metadata (10 M hash-list items: about 220 MB)
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -166,3 +168,24 @@ class ContentTable:
             raise ValueError(f"{directory}: {self.n} contents but {len(self.names)} names")
         self._sorted = bool(np.all(np.diff(self.keys) > 0))
         return self
+
+
+def db_resolver(db: Any) -> Resolver:
+    """Resolver reading ``bank_contents`` (name, pack, labels) for the given ids from
+    ``db`` (a ``store.db.Database``), 500 ids per SELECT."""
+    models = importlib.import_module("stickerguard.store.models")
+    sa = importlib.import_module("sqlalchemy")
+    table = models.BankContent
+
+    def resolve(ids: Sequence[int]) -> dict[int, Metadata]:
+        out: dict[int, Metadata] = {}
+        ids = list(ids)
+        with db.engine.connect() as conn:
+            for lo in range(0, len(ids), 500):
+                stmt = sa.select(table.id, table.name, table.pack, table.labels).where(
+                    table.id.in_(ids[lo:lo + 500]))
+                for cid, name, pack, labels in conn.execute(stmt):
+                    out[int(cid)] = (name, pack, tuple(labels or ()))
+        return out
+
+    return resolve

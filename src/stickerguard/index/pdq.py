@@ -12,7 +12,8 @@ Layout (all numpy, positions 0..n-1 in insertion order):
 An added hash is searchable as soon as :meth:`PDQIndex.add` returns; a removed one is
 tombstoned and skipped at once. :meth:`PDQIndex.compact` drops tombstones and moves the
 tail into the MIH tables; ``add``/``remove`` call it when the tail exceeds
-``max(crossover, base // 8)`` or tombstones exceed a quarter of the index.
+``max(crossover, base // 8)`` or tombstones exceed a quarter of the index
+(:meth:`PDQIndex.maybe_compact`).
 Search results are exact at every radius (see ``mih.py``; tests compare with brute force).
 """
 
@@ -25,47 +26,14 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .codes import PDQ_BITS, PDQ_BYTES, SearchHits, pdq_hex_to_array
 from .mih import MultiIndexHash
 
-PDQ_BITS = 256
-"""Length of a PDQ hash in bits."""
-PDQ_BYTES = PDQ_BITS // 8
-"""Length of a PDQ hash in bytes (32); 64 hex chars."""
 DEFAULT_CROSSOVER = 100_000
 """Hashes from which MIH beats faiss' flat scan for one query (measured, docs/matching.md)."""
 _FORMAT = 1
 _CHUNK = 32  # queries per MIH batch step (bounds the candidate arrays to a few MB)
 _BLOCK = 1 << 20  # codes per block of a brute-force scan
-
-
-def pdq_hex_to_array(hashes: Sequence[str]) -> np.ndarray:
-    """Pack hex PDQ hashes into a faiss binary matrix.
-
-    Args:
-        hashes: n PDQ hashes, each 64 hex chars (case-insensitive).
-
-    Returns:
-        ``uint8`` array of shape ``(n, 32)``; row i is ``bytes.fromhex(hashes[i])``,
-        i.e. the first hex pair is byte 0 (the same bit order for every hash, so
-        Hamming distances equal :func:`stickerguard.signals.hamming`).
-
-    Raises:
-        ValueError: a hash is not 64 hex chars; the message gives its position and value.
-    """
-    try:
-        raw = bytes.fromhex("".join(hashes))
-        if len(raw) == PDQ_BYTES * len(hashes) and all(len(h) == 64 for h in hashes):
-            return np.frombuffer(raw, dtype=np.uint8).reshape(len(hashes), PDQ_BYTES).copy()
-    except (ValueError, TypeError):
-        pass
-    for i, h in enumerate(hashes):  # slow path only to name the bad hash
-        try:
-            ok = isinstance(h, str) and len(bytes.fromhex(h)) == PDQ_BYTES
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(f"hash {i} is not a 64-hex-digit PDQ hash: {h!r}")
-    raise ValueError("hashes are not 64-hex-digit PDQ hashes")  # pragma: no cover
 
 
 def _ids_array(ids: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -81,20 +49,6 @@ def _grow(arr: np.ndarray, need: int) -> np.ndarray:
     out = np.empty((max(need, len(arr) + len(arr) // 2, 1024),) + arr.shape[1:], dtype=arr.dtype)
     out[:len(arr)] = arr
     return out
-
-
-class SearchHits:
-    """Hits of one batched search, flat arrays of equal length k, sorted by
-    (query, distance, id): ``query`` int64 row of the query, ``ids`` int64,
-    ``dist`` int64 bits, ``payload`` int64, ``codes`` (k, 32) uint8 hashes held."""
-
-    __slots__ = ("query", "ids", "dist", "payload", "codes")
-
-    def __init__(self, query, ids, dist, payload, codes) -> None:
-        self.query, self.ids, self.dist, self.payload, self.codes = query, ids, dist, payload, codes
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
 
 class PDQIndex:
@@ -180,13 +134,15 @@ class PDQIndex:
     # ------------------------------------------------------------- mutation
 
     def add(self, ids: Sequence[int] | np.ndarray, hashes: Sequence[str] | np.ndarray,
-            payload: Sequence[int] | np.ndarray | None = None) -> None:
+            payload: Sequence[int] | np.ndarray | None = None, *, compact: bool = True) -> None:
         """Add ``hashes[i]`` under ``ids[i]``; searchable when this returns.
 
         Args:
             ids: n non-negative integer ids, unique and not already live in the index.
             hashes: n PDQ hashes, 64 hex chars each, or a (n, 32) uint8 array.
             payload: n int64 values returned with hits (default 0).
+            compact: run :meth:`maybe_compact` afterwards (bulk loaders pass False and
+                call it once at the end).
 
         Raises:
             ValueError: lengths differ, an id is negative, repeated or already present,
@@ -221,11 +177,21 @@ class PDQIndex:
         if self._sorted and (np.any(np.diff(id_arr) < 0) or (n and id_arr[0] < self._ids[n - 1])):
             self._sorted = False
         self._order = None
-        self._flat.add(vectors)
         self._n = n + k
+        if compact:
+            self.maybe_compact()
+
+    def maybe_compact(self) -> bool:
+        """Run :meth:`compact` if the flat tail holds ``max(crossover, base // 8)`` hashes
+        or more (and the index at least ``crossover``), or tombstones exceed a quarter
+        of the index; else bring the faiss tail up to date. Returns True if it compacted."""
         tail = self._n - self._base
-        if tail >= max(self.crossover, self._base // 8) and len(self) >= self.crossover:
+        if ((tail >= max(self.crossover, self._base // 8) and len(self) >= self.crossover)
+                or self._dead > max(1024, self._n // 4)):
             self.compact()
+            return True
+        self._sync_flat()
+        return False
 
     def remove(self, ids: Sequence[int] | np.ndarray) -> int:
         """Tombstone the hashes with these ids (unknown ids are ignored); returns how many.
@@ -237,8 +203,7 @@ class PDQIndex:
         pos = pos[pos >= 0]
         self._alive[pos] = False
         self._dead += len(pos)
-        if self._dead > max(1024, self._n // 4):
-            self.compact()
+        self.maybe_compact()
         return int(len(pos))
 
     def compact(self) -> None:
@@ -263,8 +228,14 @@ class PDQIndex:
             self._base = self._n
         else:
             self._base = 0
-            if self._n:
-                self._flat.add(codes)
+            self._sync_flat()
+
+    def _sync_flat(self) -> None:
+        """Copy tail codes not yet in the faiss flat index into it (done lazily, at the
+        first search after adds, so bulk loads never copy codes into faiss)."""
+        have = self._base + int(self._flat.ntotal)
+        if have < self._n:
+            self._flat.add(self._codes[have:self._n])
 
     # ------------------------------------------------------------- search
 
@@ -290,6 +261,7 @@ class PDQIndex:
         if queries.ndim != 2 or queries.shape[1] != PDQ_BYTES:
             raise ValueError(f"queries must have shape (m, 32), saw {queries.shape}")
         r = int(threshold)
+        self._sync_flat()
         parts_q, parts_p, parts_d = [], [], []
         if self._flat.ntotal and len(queries):
             lims, dist, labels = self._flat.range_search(queries, r + 1)
@@ -412,13 +384,14 @@ class PDQIndex:
         self._alive = np.ones(n, dtype=bool)
         self._n, self._base = n, base
         self._sorted = bool(np.all(np.diff(ids) >= 0))
-        if meta["widths"] is not None:
+        if meta["widths"] is None:
+            self._sync_flat()
+        else:
             perm = np.load(d / "pdq_mih_perm.npy", allow_pickle=False)
             with np.load(d / "pdq_mih_offsets.npz", allow_pickle=False) as z:
                 offsets = [z[f"arr_{i}"] for i in range(len(meta["widths"]))]
             self._mih = MultiIndexHash.from_arrays(perm, offsets, tuple(meta["widths"]))
             if self._mih.n != base:
                 raise ValueError(f"{meta_path}: MIH covers {self._mih.n} codes, base is {base}")
-        if n > base:
-            self._flat.add(codes[base:])
+            self._sync_flat()
         return self

@@ -1,0 +1,56 @@
+"""PDQ codes: 256-bit hashes as (n, 32) uint8 rows, and the hits of a batched search."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+PDQ_BITS = 256
+"""Length of a PDQ hash in bits."""
+PDQ_BYTES = PDQ_BITS // 8
+"""Length of a PDQ hash in bytes (32); 64 hex chars."""
+
+
+def pdq_hex_to_array(hashes: Sequence[str]) -> np.ndarray:
+    """Pack hex PDQ hashes into a faiss binary matrix.
+
+    Args:
+        hashes: n PDQ hashes, each 64 hex chars (case-insensitive).
+
+    Returns:
+        ``uint8`` array of shape ``(n, 32)``; row i is ``bytes.fromhex(hashes[i])``,
+        i.e. the first hex pair is byte 0 (the same bit order for every hash, so
+        Hamming distances equal :func:`stickerguard.signals.hamming`).
+
+    Raises:
+        ValueError: a hash is not 64 hex chars; the message gives its position and value.
+    """
+    try:
+        raw = bytes.fromhex("".join(hashes))
+        if len(raw) == PDQ_BYTES * len(hashes) and all(len(h) == 64 for h in hashes):
+            return np.frombuffer(raw, dtype=np.uint8).reshape(len(hashes), PDQ_BYTES).copy()
+    except (ValueError, TypeError):
+        pass
+    for i, h in enumerate(hashes):  # slow path only to name the bad hash
+        try:
+            ok = isinstance(h, str) and len(bytes.fromhex(h)) == PDQ_BYTES
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"hash {i} is not a 64-hex-digit PDQ hash: {h!r}")
+    raise ValueError("hashes are not 64-hex-digit PDQ hashes")  # pragma: no cover
+
+
+class SearchHits:
+    """Hits of one batched search, flat arrays of equal length k, sorted by
+    (query, distance, id): ``query`` int64 row of the query, ``ids`` int64,
+    ``dist`` int64 bits, ``payload`` int64, ``codes`` (k, 32) uint8 hashes held."""
+
+    __slots__ = ("query", "ids", "dist", "payload", "codes")
+
+    def __init__(self, query, ids, dist, payload, codes) -> None:
+        self.query, self.ids, self.dist, self.payload, self.codes = query, ids, dist, payload, codes
+
+    def __len__(self) -> int:
+        return len(self.ids)
