@@ -1,10 +1,15 @@
-"""PDQ codes: 256-bit hashes as (n, 32) uint8 rows, and the hits of a batched search."""
+"""PDQ codes as (n, 32) uint8 rows, hits of a batched search, and search helpers."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
+import faiss
 import numpy as np
+
+_SMALL = 32  # a batch below this many queries runs faiss on one OpenMP thread
 
 PDQ_BITS = 256
 """Length of a PDQ hash in bits."""
@@ -54,3 +59,38 @@ class SearchHits:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def pool() -> ThreadPoolExecutor:
+    """Shared threads for batched MIH searches (one per core, at most 8)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(min(8, os.cpu_count() or 1), thread_name_prefix="pdq-search")
+    return _POOL
+
+
+def flat_search(flat: faiss.IndexBinaryFlat, queries: np.ndarray, radius: int):
+    """faiss range search; a few queries run on one OpenMP thread (faiss' default team of
+    threads costs tens of ms per call when the cores are busy; measured p50 0.16 vs
+    0.20 ms and p99 17 vs 100 ms at 100 k hashes on the 2-core reference machine)."""
+    if len(queries) >= _SMALL:
+        return flat.range_search(queries, radius)
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return flat.range_search(queries, radius)
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
+def grow(arr: np.ndarray, need: int) -> np.ndarray:
+    """``arr`` if it holds ``need`` rows, else a copy with room for 1.5x (rows beyond the
+    old length uninitialised)."""
+    if need <= len(arr):
+        return arr
+    out = np.empty((max(need, len(arr) + len(arr) // 2, 1024),) + arr.shape[1:], dtype=arr.dtype)
+    out[:len(arr)] = arr
+    return out
