@@ -161,3 +161,20 @@ def test_hash_upload_goes_through_the_default_pool() -> None:
     with pytest.raises(UnsupportedMedia) as err:
         hash_upload(b"PK\x03\x04" + bytes(30), name="up.webp")
     assert str(err.value) == "up.webp: zip archive, not a media file"
+
+
+def test_workers_outlive_the_thread_that_replaced_them() -> None:
+    """PR_SET_PDEATHSIG follows the forking thread: a replacement started while serving a
+    short-lived caller thread must survive that thread's exit."""
+    import threading
+
+    with DecoderPool(1, test_hooks=True) as p:
+        def crash_from_a_thread() -> None:
+            with pytest.raises(WorkerCrashed):
+                p.request("abort")
+            p.hash(CUPPY.read_bytes(), name="c.webp")  # the replacement is up (its prctl done)
+        t = threading.Thread(target=crash_from_a_thread)
+        t.start()
+        t.join()  # the replacement was started during this thread's request; it has exited
+        assert p.hash(CUPPY.read_bytes(), name="c.webp").pdq == CUPPY_PDQ
+        assert p.replaced == 1

@@ -182,12 +182,15 @@ class DecoderPool:
         self._executor: ThreadPoolExecutor | None = None
         self.replaced = 0
         self._tls = threading.local()
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decoder-spawn")
         for _ in range(self.size):
             self._idle.put(self._spawn())
 
     # -- worker lifecycle -------------------------------------------------------------
     def _spawn(self) -> _Worker:
-        worker = _Worker(self.sandbox, self._env)
+        # Started from one long-lived thread: PR_SET_PDEATHSIG fires when the *thread*
+        # that forked the worker exits, and callers' threads (web servers') come and go.
+        worker = self._spawner.submit(_Worker, self.sandbox, self._env).result()
         with self._lock:
             self._all.add(worker)
         return worker
@@ -357,6 +360,7 @@ class DecoderPool:
             except subprocess.TimeoutExpired:
                 pass
             w.kill()
+        self._spawner.shutdown(wait=True)
 
     def __enter__(self) -> "DecoderPool":
         return self
