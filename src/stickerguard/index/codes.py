@@ -94,3 +94,15 @@ def grow(arr: np.ndarray, need: int) -> np.ndarray:
     out = np.empty((max(need, len(arr) + len(arr) // 2, 1024),) + arr.shape[1:], dtype=arr.dtype)
     out[:len(arr)] = arr
     return out
+
+
+_BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def popcount(words: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64 (same shape, uint8): ``np.bitwise_count`` on numpy >= 2,
+    a byte lookup table before it."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(words)
+    per_byte = _BYTE_BITS[words.view(np.uint8)].reshape(*words.shape, 8)
+    return per_byte.sum(axis=-1, dtype=np.uint8)

@@ -26,7 +26,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .codes import PDQ_BITS, PDQ_BYTES, SearchHits, flat_search, grow, pdq_hex_to_array, pool
+from .codes import (PDQ_BITS, PDQ_BYTES, SearchHits, flat_search, grow, pdq_hex_to_array, pool,
+                    popcount)
 from .mih import MultiIndexHash
 
 DEFAULT_CROSSOVER = 100_000
@@ -290,7 +291,7 @@ class PDQIndex:
             found = []
             for qi in range(len(queries)):
                 for lo in range(0, self._base, _BLOCK):
-                    bits = np.bitwise_count(words[lo:lo + _BLOCK] ^ qwords[qi])
+                    bits = popcount(words[lo:lo + _BLOCK] ^ qwords[qi])
                     d = bits[:, 0].astype(np.int64) + bits[:, 1] + bits[:, 2] + bits[:, 3]
                     p = np.flatnonzero(d <= r)
                     found.append((np.full(len(p), qi), p + lo, d[p]))
@@ -298,7 +299,7 @@ class PDQIndex:
         cand_q, cand_p = self._mih.candidates(queries, r)
         rows = np.take(words, cand_p, axis=0)
         rows ^= np.take(qwords, cand_q, axis=0)
-        bits = np.bitwise_count(rows)
+        bits = popcount(rows)
         d = bits[:, 0].astype(np.int64) + bits[:, 1] + bits[:, 2] + bits[:, 3]
         keep = d <= r
         cand_q, cand_p, d = cand_q[keep], cand_p[keep], d[keep]
