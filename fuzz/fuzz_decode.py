@@ -71,6 +71,10 @@ def main() -> None:
     limits = Limits(max_file_bytes=1 << 20, max_pixels=1 << 20, max_total_pixels=1 << 23, max_frames=64,
                     max_duration_ms=20_000, max_tgs_json_bytes=1 << 20)
 
+    import warnings
+
+    warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning etc.: noise in the log
+
     def test_one_input(data: bytes) -> None:
         try:
             decode(data, name="fuzz", limits=limits, sample_interval_ms=250)

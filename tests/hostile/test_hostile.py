@@ -11,16 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from hostile_expected import EXPECTED
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from hostile_corpus import generate  # noqa: E402
-from hostile_expected import EXPECTED  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> tuple[Path, list[Path]]:
-    root = tmp_path_factory.mktemp("hostile")
-    return root, generate(root)
 
 
 @pytest.fixture(scope="module")
