@@ -32,9 +32,25 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
-def state(request: Request) -> AppState:
-    """The :class:`AppState` of this app."""
+async def state(request: Request) -> AppState:
+    """The :class:`AppState` of this app (async: a sync dependency costs a threadpool hop)."""
     return request.app.state.sg
+
+
+def authorize(request: Request, permission: str) -> TokenInfo:
+    """Check the request's bearer token for ``permission`` without FastAPI's dependency
+    machinery (for the hot lookup route); same errors as :func:`require`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise ApiError(401, "unauthorized", "an API token is required (Authorization: Bearer <token>)",
+                       {"WWW-Authenticate": "Bearer"})
+    info = request.app.state.sg.tokens.verify(secret.strip())
+    if info is None:
+        raise ApiError(401, "unauthorized", "unknown or revoked API token", {"WWW-Authenticate": "Bearer"})
+    if not has_permission(info.role, permission):
+        raise ApiError(403, "forbidden", f"role {info.role!r} may not {permission}")
+    return info
 
 
 def require(permission: str):
@@ -48,7 +64,7 @@ def require(permission: str):
         if cred is None or cred.scheme.lower() != "bearer":
             raise ApiError(401, "unauthorized", "an API token is required (Authorization: Bearer <token>)",
                            {"WWW-Authenticate": "Bearer"})
-        info = state(request).tokens.verify(cred.credentials)
+        info = request.app.state.sg.tokens.verify(cred.credentials)
         if info is None:
             raise ApiError(401, "unauthorized", "unknown or revoked API token", {"WWW-Authenticate": "Bearer"})
         if not has_permission(info.role, permission):

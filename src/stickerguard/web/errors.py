@@ -18,7 +18,8 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 
 def status_for(exc: StickerguardError) -> int:
     """HTTP status of a typed error: 404 unknown bank/content, 409 duplicate, 413 limit,
-    415 unsupported media, 422 undecodable, 400 refused URL, 502 failed fetch, else 400."""
+    415 unsupported media, 422 undecodable (or it crashed/stalled the sandboxed decoder),
+    400 refused URL, 502 failed fetch, else 400."""
     if isinstance(exc, BankError):
         msg = exc.message
         if msg.startswith("no bank named") or " has no content " in msg:
@@ -26,8 +27,12 @@ def status_for(exc: StickerguardError) -> int:
         if msg.endswith("already exists"):
             return 409
         return 400
-    return {LimitExceeded: 413, UnsupportedMedia: 415, DecodeError: 422, UrlRefused: 400,
-            UrlFetchError: 502}.get(type(exc), 400)
+    by_type = {LimitExceeded: 413, UnsupportedMedia: 415, DecodeError: 422, UrlRefused: 400, UrlFetchError: 502}
+    for cls, status in by_type.items():
+        if isinstance(exc, cls):
+            return status
+    # the sandbox's errors (stickerguard.isolate): the file killed or stalled its decoder
+    return {"decoder_crashed": 422, "decode_timeout": 422}.get(exc.code, 400)
 
 
 def error_response(status: int, payload: dict, headers: dict[str, str] | None = None) -> JSONResponse:

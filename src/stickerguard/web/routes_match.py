@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from ..service import hash_data, lookup_data, signals_json
-from .deps import AppState, require, state
+from .deps import ApiError, AppState, authorize, require, state
 from .inputs import bank_filter, read_input
 from .schemas import ErrorOut, LookupOut, SignalsOut
 
@@ -36,16 +36,35 @@ def lookup_file(st: Annotated[AppState, Depends(state)], file: Annotated[UploadF
     return lookup_data(st.index, data, name, st.settings, bank_filter(banks))
 
 
-@router.get("/lookup", response_model=LookupOut, dependencies=[Depends(require("lookup"))])
-async def lookup_hash(st: Annotated[AppState, Depends(state)],
-                      signal: Annotated[str, Query(max_length=200, description="The hash, hex.")],
-                      signal_type: Annotated[str, Query(max_length=40, description="pdq, sticker_pdq, md5, sha256 "
-                                                        "(or video_md5, video_sha256).")] = "pdq",
-                      banks: BanksQ = None):
-    """Look up one hash: every bank item holding a signal within its bank's threshold."""
+_LOOKUP_PARAMS = [
+    {"name": "signal", "in": "query", "required": True, "description": "The hash, hex.",
+     "schema": {"type": "string", "maxLength": 200}},
+    {"name": "signal_type", "in": "query", "required": False,
+     "description": "pdq, sticker_pdq, md5, sha256 (or video_md5, video_sha256).",
+     "schema": {"type": "string", "maxLength": 40, "default": "pdq"}},
+    {"name": "banks", "in": "query", "required": False, "description": "Only these banks (repeat or comma-separate).",
+     "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": True},
+]
+
+
+@router.get("/lookup", response_model=LookupOut,
+            openapi_extra={"parameters": _LOOKUP_PARAMS, "security": [{"HTTPBearer": []}]})
+async def lookup_hash(request: Request):
+    """Look up one hash: every bank item holding a signal within its bank's threshold.
+
+    The hot path: parameters and token are read by hand (FastAPI's dependency solving
+    cost more than the index search); the schema above documents them.
+    """
     from ..service import HMA_NAMES
 
+    authorize(request, "lookup")
+    q = request.query_params
+    signal, signal_type = q.get("signal"), q.get("signal_type", "pdq")
+    if signal is None:
+        raise ApiError(422, "invalid_request", "query.signal: Field required")
+    if len(signal) > 200 or len(signal_type) > 40:
+        raise ApiError(422, "invalid_request", "query: signal or signal_type is too long")
     kind = HMA_NAMES.get(signal_type, signal_type)
-    matches = st.index.match_hash(kind, signal, banks=bank_filter(banks))
-    # hot path: the shape is LookupOut by construction; skip re-validating it
+    matches = request.app.state.sg.index.match_hash(kind, signal, banks=bank_filter(q.getlist("banks")))
+    # the shape is LookupOut by construction; skip re-validating it
     return JSONResponse({"signals": None, "matches": [m.to_dict() for m in matches]})
