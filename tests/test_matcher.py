@@ -577,3 +577,18 @@ def test_resolver_supplies_metadata_lazily(rng):
     assert asked == [[5, 6]]
     assert [(x.content_id, x.content_name, x.content_pack, x.labels) for x in hits] == [
         (5, "from-db.webp", "pk", ("csam", "dbl")), (6, None, None, ("csam",))]
+
+
+def test_match_hashes_batch_equals_one_by_one(rng):
+    hashes = [rand(rng) for _ in range(30)]
+    m = Matcher.from_rows([row(h, content_id=i + 1, bank="wide" if i % 2 else "narrow",
+                               threshold=31 if i % 2 else 10) for i, h in enumerate(hashes)] +
+                          [row(MD5, signal_type="md5", content_id=99)], crossover=8)
+    queries = [flip(hashes[i % 30], i % 41, rng) for i in range(90)] + [rand(rng), hashes[3]]
+    batch = m.match_hashes("pdq", queries)
+    assert batch == [m.match_hash("pdq", q) for q in queries]
+    # k = i % 41 bits flipped: matches iff k <= 31 (odd items) or k <= 10 (even); + hashes[3]
+    assert sum(1 for b in batch if b) == 52
+    assert [[x.content_id for x in b] for b in m.match_hashes("md5", [MD5, "0" * 32])] == [[99], []]
+    with pytest.raises(ValueError, match=r"^not a 64-hex-digit pdq hash: 'x'$"):
+        m.match_hashes("pdq", [hashes[0], "x"])

@@ -68,8 +68,9 @@ class Matcher(BankIndex):
         return {loaded[b] for b in banks}
 
     def _perceptual(self, queries: dict[str, list[tuple[int, str, int]]], scope: set[int],
-                    hits: dict[int, _Hits]) -> None:
-        """Search every query hash once; ``queries`` maps hash -> (frame, kind, transform)."""
+                    hits: dict[int, _Hits] | list[dict[int, _Hits]]) -> None:
+        """Search every query hash once; ``queries`` maps hash -> (frame, kind, transform).
+        ``hits`` is one dict for all, or a list with one dict per query hash (in order)."""
         if not scope or not queries:
             return
         radius = max(self._banks[b].threshold for b in scope)
@@ -89,7 +90,7 @@ class Matcher(BankIndex):
                 if bank_type not in _ALLOWED[kind]:
                     continue
                 value = value or code.tobytes().hex()
-                h = hits.setdefault(row, _Hits())
+                h = (hits[qi] if isinstance(hits, list) else hits).setdefault(row, _Hits())
                 h.query_frames.add(frame)
                 h.bank_frames.add(bank_frame)
                 h.offer((dist, _RANK[kind], transform, frame, sid, kind, bank_type, value))
@@ -202,6 +203,37 @@ class Matcher(BankIndex):
                                                 self._contents.bank_total(row)))
                     for row, h in hits.items()]
             return self._make_all(kept, with_frame=False)
+
+    def match_hashes(self, signal_type: str, values: Sequence[str], *,
+                     banks: Sequence[str] | None = None) -> list[list[Match]]:
+        """:meth:`match_hash` for many values of one type in one index search (bulk scans
+        of hash lists): list i holds the matches of ``values[i]``.
+
+        Raises:
+            ValueError: unknown signal type or a malformed value (the first one).
+            BankError: a name in ``banks`` is not loaded.
+        """
+        try:
+            kind = _lookup_signal_type(signal_type)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
+        clean = [kind.validate(v) for v in values]
+        unique = list(dict.fromkeys(clean))
+        with self._lock.read():
+            scope = self._scope(banks)
+            per: list[dict[int, _Hits]] = [{} for _ in unique]
+            if kind.perceptual:
+                self._perceptual({v: [(0, kind.name, 0)] for v in unique}, scope, per)
+            else:
+                for v, hits in zip(unique, per):
+                    self._exact_hits(kind.name, v, scope, hits)
+            out = {}
+            for v, hits in zip(unique, per):
+                kept = [(row, h.best, FramesMatched(1, 1, len(h.bank_frames),
+                                                    self._contents.bank_total(row)))
+                        for row, h in hits.items()]
+                out[v] = self._make_all(kept, with_frame=False)
+        return [list(out[v]) for v in clean]
 
 
 def _labels(*groups) -> tuple[str, ...]:
