@@ -29,6 +29,8 @@ def serve(
     timeout: Annotated[float, typer.Option(help="Per-request time limit in seconds.")] = 30.0,
     url_fetch: Annotated[bool, typer.Option(help="Allow ?url= fetching (needs --allow-host).")] = False,
     allow_host: Annotated[Optional[list[str]], typer.Option(help="Host name ?url= may fetch from (repeatable).")] = None,
+    index_dir: Annotated[Optional[str], typer.Option(help="Folder for matcher snapshots: fast restarts, "
+                                                      "one build shared by the workers.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Run the HTTP API (FastAPI on uvicorn). Settings reach every worker as STICKERGUARD_* variables."""
@@ -46,6 +48,7 @@ def serve(
         "STICKERGUARD_STALENESS_S": str(staleness), "STICKERGUARD_MAX_BODY_BYTES": str(max_body),
         "STICKERGUARD_REQUEST_TIMEOUT_S": str(timeout), "STICKERGUARD_URL_FETCH": "1" if url_fetch else "0",
         "STICKERGUARD_URL_ALLOW_HOSTS": ",".join(allow_host or ()),
+        "STICKERGUARD_INDEX_DIR": index_dir or "",
     })
     uvicorn.run("stickerguard.web:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False)

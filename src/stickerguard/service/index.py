@@ -10,11 +10,13 @@ a change triggers a rebuild from the database instead (slow, but correct).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,7 +25,7 @@ from sqlalchemy import select
 from ..banks import CHANNEL, Change, iter_bank_signals, last_change_id, read_changes
 from ..match import Match, Matcher
 from ..store.db import Database
-from ..store.models import Bank, BankContent
+from ..store.models import BankContent
 
 log = logging.getLogger("stickerguard.index")
 GAP_WAIT_S = 10.0
@@ -47,8 +49,10 @@ class LiveIndex:
         applied: change-log rows applied since start; ``rebuilds``: full reloads done.
     """
 
-    def __init__(self, db: Database, *, poll_interval_s: float = 0.25, **matcher_options: Any) -> None:
+    def __init__(self, db: Database, *, poll_interval_s: float = 0.25, index_dir: str | Path | None = None,
+                 **matcher_options: Any) -> None:
         self.db = db
+        self.index_dir = None if index_dir is None else Path(index_dir)
         self.poll_interval_s = poll_interval_s
         self.matcher_options = matcher_options
         self.matcher: Matcher | None = None
@@ -58,7 +62,6 @@ class LiveIndex:
         self.applied = 0
         self.rebuilds = 0
         self._disabled: dict[int, datetime] = {}
-        self._bank_enabled: dict[int, bool] = {}
         self._gaps: dict[int, float] = {}
         self._lock = threading.RLock()  # matcher reads and writes
         self._poll_lock = threading.Lock()  # one poll at a time
@@ -69,16 +72,65 @@ class LiveIndex:
     # ------------------------------------------------------------------ loading
     def load(self) -> None:
         """(Re)build the matcher from the database; the change-log position is read first,
-        so changes committed during the load are applied again afterwards (idempotently)."""
+        so changes committed during the load are applied again afterwards (idempotently).
+
+        With ``index_dir``, a snapshot saved there for this database is loaded instead
+        (then the changes after its position are applied), or written after a build; a
+        file lock makes concurrent workers build once and share it.
+        """
+        if self.index_dir is not None:
+            matcher, position = self._load_snapshot()
+        else:
+            matcher, position = self._build()
+        self._install(matcher, position)
+
+    def _build(self) -> tuple[Matcher, int]:
         position = last_change_id(self.db)
         matcher = Matcher.from_rows(iter_bank_signals(self.db, include_disabled=True), **self.matcher_options)
+        matcher.position = position
+        return matcher, position
+
+    def _snapshot_path(self) -> Path:
+        key = hashlib.sha256(self.db.engine.url.render_as_string(hide_password=False).encode()).hexdigest()[:16]
+        return self.index_dir / f"matcher-{key}"
+
+    def _load_snapshot(self) -> tuple[Matcher, int]:
+        import fcntl
+
+        path = self._snapshot_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.parent / f".{path.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one worker builds, the others then load its file
+            if path.exists():
+                try:
+                    matcher = Matcher.load(path)
+                    if isinstance(matcher.position, int) and matcher.position <= last_change_id(self.db):
+                        return matcher, matcher.position
+                    log.warning("index snapshot %s is ahead of the database: rebuilding", path)
+                except (ValueError, OSError, KeyError):
+                    log.exception("index snapshot %s unreadable: rebuilding", path)
+            matcher, position = self._build()
+            matcher.save(path)
+            return matcher, position
+
+    def save(self) -> None:
+        """Write the current matcher (and its position) to ``index_dir``, if set."""
+        if self.index_dir is not None and self.matcher is not None:
+            import fcntl
+
+            path = self._snapshot_path()
+            with open(path.parent / f".{path.name}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                with self._poll_lock:
+                    self.matcher.position = self.position
+                    self.matcher.save(path)
+
+    def _install(self, matcher: Matcher, position: int) -> None:
         with self.db.session() as s:
             disabled = {cid: _aware(t) for cid, t in s.execute(
                 select(BankContent.id, BankContent.disabled_until).where(BankContent.disabled_until.is_not(None)))}
-            enabled = dict(s.execute(select(Bank.id, Bank.enabled)).all())
         with self._lock:
             self.matcher, self._disabled, self.position = matcher, disabled, position
-            self._bank_enabled = enabled
             self._gaps.clear()
             self.loaded_at = self.checked_at = time.time()
 
@@ -144,25 +196,23 @@ class LiveIndex:
             self._apply_bank(c)
 
     def _apply_bank(self, c: Change) -> None:
-        """Bank created/updated/deleted: settings via ``set_bank``; a deleted bank (its
-        name may be reused) or an unloaded bank turning enabled reads the database."""
+        """Bank created/updated/deleted. Settings go through ``set_bank``; an enabled bank
+        whose rows the matcher does not hold (new, or disabled when loaded) gets them
+        from the database; a deleted bank that was held triggers a reload (its name may
+        be reused by a new bank id)."""
         from ..store.models import Bank
 
         with self.db.session() as s:
             bank = s.get(Bank, c.bank_id)
             row = None if bank is None else (bank.threshold, bank.enabled, tuple(bank.labels))
-        prev = self._bank_enabled.get(c.bank_id)
-        if row is None:
-            self._bank_enabled.pop(c.bank_id, None)
-            if prev is not None:
+        if c.payload.get("deleted") or row is None:  # SQLite may already reuse the id
+            if self.matcher.set_bank(c.bank_id, enabled=False):
                 self.load()
                 self.rebuilds += 1
             return
         threshold, enabled, labels = row
-        self._bank_enabled[c.bank_id] = enabled
-        # False (nothing changed) for a bank with no signal held yet: its rows carry its fields
-        self.matcher.set_bank(c.bank_id, threshold=threshold, enabled=enabled, labels=labels)
-        if enabled and prev is False:  # signals of a disabled bank are not loaded: add them
+        held = self.matcher.set_bank(c.bank_id, threshold=threshold, enabled=enabled, labels=labels)
+        if enabled and not held:
             rows = _new_rows(self.matcher, iter_bank_signals(self.db, include_disabled=True, bank_id=c.bank_id))
             if rows:
                 self.matcher.add_rows(rows)

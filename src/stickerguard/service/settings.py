@@ -39,6 +39,9 @@ class Settings:
         resolver: ``host -> [ip strings]`` (default ``socket.getaddrinfo``); tests inject one.
         token_ttl_s: how long a verified token is cached per process, in seconds.
         hash_variants: hash uploads with the flattened canonical variants too.
+        index_dir: folder for matcher snapshots (``Matcher.save``): workers load the
+            snapshot and apply the change log after it instead of reading every hash
+            (None: always build from the database).
         index_threads: OpenMP threads faiss may use per process (1: a single lookup
             gains nothing from more, and spinning OpenMP threads of several workers on
             few cores made lookups ~200x slower under load).
@@ -59,6 +62,7 @@ class Settings:
     token_ttl_s: float = 5.0
     hash_variants: bool = False
     index_threads: int = 1
+    index_dir: str | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> Settings:
@@ -66,7 +70,7 @@ class Settings:
 
         Reads ``STICKERGUARD_DB``, ``_STALENESS_S``, ``_POLL_S``, ``_MAX_BODY_BYTES``,
         ``_REQUEST_TIMEOUT_S``, ``_URL_FETCH`` (``1``/``0``), ``_URL_ALLOW_HOSTS``
-        (comma-separated), ``_URL_MAX_BYTES``, ``_URL_TIMEOUT_S``, ``_INDEX_THREADS``. Raises ValueError for
+        (comma-separated), ``_URL_MAX_BYTES``, ``_URL_TIMEOUT_S``, ``_INDEX_THREADS``, ``_INDEX_DIR``. Raises ValueError for
         a malformed number.
         """
         env = os.environ
@@ -79,6 +83,7 @@ class Settings:
         for key, (attr, conv) in num.items():
             if f"STICKERGUARD_{key}" in env:
                 setattr(s, attr, conv(env[f"STICKERGUARD_{key}"]))
+        s.index_dir = env.get("STICKERGUARD_INDEX_DIR") or None
         s.url_fetch = env.get("STICKERGUARD_URL_FETCH", "0") == "1"
         hosts = env.get("STICKERGUARD_URL_ALLOW_HOSTS", "")
         s.url_allow_hosts = tuple(h.strip().lower() for h in hosts.split(",") if h.strip())

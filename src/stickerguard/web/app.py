@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
 
         faiss.omp_set_num_threads(settings.index_threads)
     db = db or open_db(settings.db_url)
-    index = LiveIndex(db, poll_interval_s=settings.poll_interval_s)
+    index = LiveIndex(db, poll_interval_s=settings.poll_interval_s, index_dir=settings.index_dir)
     st = AppState(settings=settings, db=db, index=index, tokens=TokenCache(db, ttl_s=settings.token_ttl_s))
 
     @asynccontextmanager
@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
             yield
         finally:
             index.stop()
+            if settings.index_dir and index.applied:
+                await anyio.to_thread.run_sync(index.save)  # next start replays fewer changes
 
     app = FastAPI(title="stickerguard", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.sg = st
