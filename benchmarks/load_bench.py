@@ -6,9 +6,12 @@
 1. A temporary SQLite database (or ``--db``, e.g. a PostgreSQL URL) gets one bank with
    N random PDQ hashes (numpy seed 0, imported as a hash list) plus one real sticker
    (tests/data Cuppy ``01_Cuppy_smile.webp``, 512x512 WebP, added through the API path).
-2. ``python -m stickerguard serve --workers W`` starts on a free loopback port; the time
-   until ``/status`` answers 200 (index loaded) and each worker's RSS are recorded.
-3. Scenarios, each ``S`` seconds at ``C`` connections, after a 2 s warm-up:
+2. ``python -m stickerguard serve --workers W --index-dir TMP`` starts on a free loopback
+   port (one worker builds the index, the other loads its snapshot); the time until
+   ``/status`` answers 200 (index loaded) and each worker's RSS are recorded.
+3. Scenarios, each ``S`` seconds at ``C`` connections, after a 2 s warm-up (with the
+   server's CPU seconds per request, which other work on the machine does not inflate
+   much, and the capacity it implies on all CPUs):
    * ``lookup_hash``: ``GET /v1/lookup?signal_type=pdq&signal=...`` cycling through 1,000
      near-duplicate queries (a bank hash with 8 random bits flipped: real matches);
    * ``lookup_file``: ``POST /v1/lookup`` of the sticker re-encoded as a 512x512 WebP
@@ -79,6 +82,39 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(_children(p))
+    return out
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user+system, with reaped children) of ``pid`` and its live descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return total / tick
+
+
+def measured(proc: subprocess.Popen, base: str, token: str, **kwargs) -> dict:
+    """One load scenario plus the server's CPU time per request (robust to other load:
+    ``capacity_rps`` = CPUs / CPU seconds per request, what the server could do alone)."""
+    c0 = tree_cpu_s(proc.pid)
+    res = run_load(base, token, **kwargs)
+    cpu = tree_cpu_s(proc.pid) - c0
+    res["server_cpu_ms_per_request"] = round(cpu * 1000 / max(res["requests"], 1), 3)
+    res["capacity_rps"] = round((os.cpu_count() or 1) / (cpu / max(res["requests"], 1)), 1) if cpu else None
+    return res
+
+
 def setup_db(url: str, bank_hashes: list[str], tmp: Path) -> tuple[str, dict]:
     """Fill the bank; returns an admin token and timings."""
     from stickerguard.auth import create_token
@@ -99,12 +135,15 @@ def setup_db(url: str, bank_hashes: list[str], tmp: Path) -> tuple[str, dict]:
     return token, {"import_s": round(import_s, 2)}
 
 
-def start_server(url: str, workers: int, port: int, timeout: float) -> tuple[subprocess.Popen, float]:
+def start_server(url: str, workers: int, port: int, timeout: float,
+                 index_dir: Path | None = None) -> tuple[subprocess.Popen, float]:
     """Start ``stickerguard serve``; returns the process and seconds until /status is 200."""
     import httpx
 
     cmd = [sys.executable, "-m", "stickerguard", "serve", "--db", url, "--port", str(port),
            "--workers", str(workers), "--log-level", "error"]
+    if index_dir is not None:
+        cmd += ["--index-dir", str(index_dir)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + timeout
@@ -179,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="20k hashes, 3 s per scenario (< 60 s)")
     ap.add_argument("--hashes", type=int, default=None)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--connections", type=int, default=8, help="8: as HMA's figure in issue 4")
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--tool", choices=("auto", "wrk", "python"), default="auto")
     ap.add_argument("--db", default=None, help="database URL (default: a temporary SQLite file)")
@@ -198,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         token, timings = setup_db(url, bank_hashes, Path(tmp))
         results["setup"] = timings
         port = _free_port()
-        proc, ready_s = start_server(url, args.workers, port, timeout=900)
+        proc, ready_s = start_server(url, args.workers, port, timeout=900, index_dir=Path(tmp) / "index")
         try:
             base = f"http://127.0.0.1:{port}"
             results["server"] = {"ready_s": round(ready_s, 2), "worker_rss_mb": [
@@ -207,10 +246,10 @@ def main(argv: list[str] | None = None) -> int:
             body, ctype = multipart(reencoded_webp(), "query.webp")
             common = {"tool": args.tool, "connections": args.connections}
             run_load(base, token, paths=paths, seconds=2, **common)  # warm-up
-            results["lookup_hash"] = run_load(base, token, paths=paths, seconds=seconds, **common)
+            results["lookup_hash"] = measured(proc, base, token, paths=paths, seconds=seconds, **common)
             run_load(base, token, body=body, content_type=ctype, path="/v1/lookup", seconds=2, **common)
-            results["lookup_file"] = run_load(base, token, body=body, content_type=ctype, path="/v1/lookup",
-                                              seconds=seconds, **common)
+            results["lookup_file"] = measured(proc, base, token, body=body, content_type=ctype,
+                                              path="/v1/lookup", seconds=seconds, **common)
             results["server"]["worker_rss_mb_after"] = [round(_rss_mb(p), 1) for p in _children(proc.pid)]
         finally:
             stop_server(proc)
