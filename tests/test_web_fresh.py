@@ -102,6 +102,7 @@ def test_hash_added_through_one_server_matches_through_the_other_within_1s(share
             lag_b = _visible_after(client, b, SMILE_PDQ, headers)
             r = client.post(f"{b}/v1/banks/fresh/signals", json={"items": [{"pdq": LOL_PDQ}]}, headers=headers)
             lag_a = _visible_after(client, a, LOL_PDQ, headers)
+            assert _visible_after(client, b, LOL_PDQ, headers) < 1.0  # its own follower applies it too
             status = client.get(f"{b}/status").json()
         print(f"freshness lag: A->B {lag_b * 1000:.0f} ms, B->A {lag_a * 1000:.0f} ms")
         assert lag_b < 1.0 and lag_a < 1.0, (lag_a, lag_b)

@@ -259,8 +259,11 @@ class LiveIndex:
                 conn.execute(f"LISTEN {CHANNEL}")
                 self._safe_poll()  # anything committed before LISTEN took effect
                 while not self._stop.is_set():
-                    for _ in conn.notifies(timeout=self.poll_interval_s * 4, stop_after=1):
-                        pass
+                    try:  # psycopg >= 3.2: wait for one NOTIFY or the timeout
+                        for _ in conn.notifies(timeout=self.poll_interval_s * 4, stop_after=1):
+                            pass
+                    except TypeError:  # older psycopg: no timeout argument, poll instead
+                        self._stop.wait(self.poll_interval_s)
                     self._safe_poll()
             except Exception:
                 log.exception("LISTEN loop failed; reconnecting")
