@@ -245,9 +245,10 @@ def main(argv: list[str] | None = None) -> int:
             paths = [f"/v1/lookup?signal_type=pdq&signal={q}" for q in queries]
             body, ctype = multipart(reencoded_webp(), "query.webp")
             common = {"tool": args.tool, "connections": args.connections}
-            run_load(base, token, paths=paths, seconds=2, **common)  # warm-up
+            warm = min(2.0, seconds)
+            run_load(base, token, paths=paths, seconds=warm, **common)  # warm-up
             results["lookup_hash"] = measured(proc, base, token, paths=paths, seconds=seconds, **common)
-            run_load(base, token, body=body, content_type=ctype, path="/v1/lookup", seconds=2, **common)
+            run_load(base, token, body=body, content_type=ctype, path="/v1/lookup", seconds=warm, **common)
             results["lookup_file"] = measured(proc, base, token, body=body, content_type=ctype,
                                               path="/v1/lookup", seconds=seconds, **common)
             results["server"]["worker_rss_mb_after"] = [round(_rss_mb(p), 1) for p in _children(proc.pid)]

@@ -18,7 +18,7 @@ def test_near_duplicate_queries_are_8_bits_from_a_bank_hash():
 @pytest.mark.slow
 def test_quick_mode_writes_json_md_png(tmp_path):
     assert main(["--quick", "--hashes", "2000", "--seconds", "1", "--tool", "python", "--no-anchor",
-                 "--connections", "4", "--out", str(tmp_path)]) == 0
+                 "--connections", "4", "--workers", "1", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "load.json").read_text())
     for scenario in ("lookup_hash", "lookup_file"):
         r = res[scenario]
