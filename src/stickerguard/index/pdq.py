@@ -33,7 +33,7 @@ from .mih import MultiIndexHash
 DEFAULT_CROSSOVER = 100_000
 """Hashes from which MIH beats faiss' flat scan for one query (measured, docs/matching.md)."""
 _FORMAT = 1
-_CHUNK = 32  # queries per MIH batch step (bounds the candidate arrays to a few MB)
+_CHUNK = 8  # queries per MIH step: arrays stay in cache (3x faster than 32 at 1 M)
 _BLOCK = 1 << 20  # codes per block of a brute-force scan
 
 
