@@ -135,16 +135,16 @@ def test_cuppy_smile_exact_signals():
     assert (sig.format, sig.width, sig.height, sig.animated, sig.frame_count) == ("webp", 512, 512, False, 1)
     (frame,) = sig.frames
     assert frame.pdq == sig.pdq == "8d26b0a75e97464fa05a2b7256e9fdadab61aa165c86555a9016aba16ffa5016"
-    assert frame.canonical_pdq == "81a6ba934e03845ea1fe5b71fc0daded83f8d6165c4e40919121efe96fdb1016"
+    assert frame.canonical_pdq == "3e17c1d6dd59276bc26ed5ba3f317e87c1f8c81a36062049c891ffa537eb0012"
     assert (frame.quality, frame.canonical_quality) == (100, 100)
     assert frame.pdq_dihedral[0] == frame.pdq and len(frame.pdq_dihedral) == 8
     assert frame.canonical_dihedral[0] == frame.canonical_pdq and len(frame.canonical_dihedral) == 8
     # flattened onto white, onto black
     assert frame.canonical_variants == (
-        "81a63a934e03845ea1fe5b71fc0dafed83f8d6165c4e40919121efe96fdb1016",
-        "83a6ba934e03845ea1fa5b71fc0dadad83f8d6165e4e40919121efe86fdb5016",
+        "3e17c1d6dd5b276b426ed5ba3f317e87c1f9c81a36060049c891ffa537eb0012",
+        "3e17c1d6dd59276b426ed5ba3f317e87c1f8c81a36062049c891ffa537eb2012",
     )
-    assert [hamming(v, frame.canonical_pdq) for v in frame.canonical_variants] == [2, 6]
+    assert [hamming(v, frame.canonical_pdq) for v in frame.canonical_variants] == [4, 2]
 
 
 def test_animated_webp_sampled_every_250ms():
@@ -153,7 +153,7 @@ def test_animated_webp_sampled_every_250ms():
     assert [(f.index, f.timestamp_ms) for f in sig.frames] == [
         (0, 0.0), (3, 240.0), (6, 480.0), (9, 720.0), (12, 960.0), (15, 1200.0), (18, 1440.0)]
     assert sig.pdq == "ae7c9cc7b43466436c9bc973915993931b8c5a9997962e127856f12f612f486c"
-    assert sig.frames[0].canonical_pdq == "d335c26163cb6673e5cf8dba3b26d29c3c26784cc2d98426a1e113933fb4bd81"
+    assert sig.frames[0].canonical_pdq == "69c5d30e906b939e1e67ccce8c36396cc6393466f16962b3c8f195c31f944ec1"
 
 
 def test_tgs_sampled_frames():
@@ -253,9 +253,9 @@ def test_fastpdq_equals_pdqhash_on_reference_set():
     assert len(rows) == 30
 
 
-def _check_corpus_frames(sample_interval_ms: float | None) -> int:
-    # Frames of every sticker in tests/data, as hashed (reference_pixels), plus their 64x64
-    # canonical form and flattened variants (pdqhash.compute's 64x64 copy path).
+def _check_corpus_frames(sample_interval_ms: float | None, canonical: bool) -> int:
+    # Frames of every sticker in tests/data, as hashed (reference_pixels), and optionally their
+    # 64x64 canonical form and flattened variants (pdqhash.compute's 64x64 copy path).
     paths = sorted(DATA.glob("whatsapp-sample-packs/*/*.*")) + sorted(DATA.glob("telegram-tgs/*.tgs"))
     frames = 0
     for path in paths:
@@ -263,7 +263,7 @@ def _check_corpus_frames(sample_interval_ms: float | None) -> int:
             continue
         for frame in decode(path.read_bytes(), name=path.name, sample_interval_ms=sample_interval_ms).frames:
             _assert_same_as_pdqhash(reference_pixels(frame.image), f"{path.name}#{frame.index}")
-            for small in [canonicalize(frame.image), *canonical_variants(frame.image)]:
+            for small in [canonicalize(frame.image), *canonical_variants(frame.image)] if canonical else []:
                 if small is not None:
                     _assert_same_as_pdqhash(np.asarray(small), f"{path.name}#{frame.index} canonical")
             frames += 1
@@ -271,12 +271,12 @@ def _check_corpus_frames(sample_interval_ms: float | None) -> int:
 
 
 def test_fastpdq_equals_pdqhash_on_sampled_corpus_frames():
-    assert _check_corpus_frames(250.0) == 234
+    assert _check_corpus_frames(250.0, canonical=True) == 234
 
 
 @pytest.mark.slow
 def test_fastpdq_equals_pdqhash_on_every_corpus_frame():
-    assert _check_corpus_frames(None) == 1313
+    assert _check_corpus_frames(None, canonical=False) == 1313
 
 
 @pytest.mark.parametrize("shape", [(5, 5), (4, 40), (40, 4), (64, 64), (63, 65), (1, 900), (321, 512),

@@ -1,16 +1,20 @@
 """Named, seeded image transforms: the edits a sticker survives in the wild.
 
 Used by the robustness tests, the CLI demo and the benchmarks. Every transform is
-``fn(image, seed=0) -> PIL.Image`` and deterministic for a given seed (only
-``flatten_random`` uses it). Inputs are any Pillow image; outputs are RGBA unless the
-transform flattens (then RGB). Re-encoding transforms return the decoded result;
-:func:`apply_bytes` gives the encoded file bytes instead (what a client would send).
+``fn(image, seed=0) -> PIL.Image`` and deterministic for a given seed (the random
+colour, noise, overlay position and text depend on it). Inputs are any Pillow image;
+outputs are RGBA unless the transform flattens (then RGB). Re-encoding transforms
+return the decoded result; :func:`apply_bytes` gives the encoded file bytes instead
+(what a client would send). Animation transforms work on file bytes (animated WebP in,
+animated WebP out): :data:`ANIMATION_TRANSFORMS`, :func:`apply_animation`.
 
 Public surface::
 
     TRANSFORMS: dict[name, fn]       # insertion order is the report order
     apply(name, image, seed=0) -> Image
     apply_bytes(name, image, seed=0) -> (bytes, ext)   # "webp" / "jpeg" / "png"
+    ANIMATION_TRANSFORMS: dict[name, fn(bytes, seed) -> bytes]
+    apply_animation(name, data, seed=0) -> bytes        # animated WebP bytes
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import io
 import random
 from collections.abc import Callable
 
-from PIL import Image
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 Transform = Callable[..., Image.Image]
 
@@ -63,6 +68,14 @@ def resize_256(image: Image.Image, seed: int = 0) -> Image.Image:
     return im.resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.LANCZOS)
 
 
+def resize_128(image: Image.Image, seed: int = 0) -> Image.Image:
+    """Scale so the longer side is 128 px (LANCZOS, aspect kept)."""
+    im = _rgba(image)
+    w, h = im.size
+    k = 128 / max(w, h)
+    return im.resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.LANCZOS)
+
+
 def mirror(image: Image.Image, seed: int = 0) -> Image.Image:
     """Mirror left-right."""
     return _rgba(image).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
@@ -98,6 +111,76 @@ def random_colour(seed: int = 0) -> tuple[int, int, int]:
 def flatten_random(image: Image.Image, seed: int = 0) -> Image.Image:
     """Alpha-composite onto :func:`random_colour` (seed); RGB out."""
     return _flatten(image, random_colour(seed))
+
+
+def alpha_reflatten(image: Image.Image, seed: int = 0) -> Image.Image:
+    """Keep alpha, store :func:`random_colour` (seed) as the RGB of every fully transparent pixel.
+
+    What an editor or converter does when it re-saves a sticker: the picture a viewer
+    shows is unchanged, but a hasher that drops alpha (Meta's reference, HMA) sees the
+    new colour around the drawing.
+    """
+    im = _rgba(image)
+    a = np.asarray(im).copy()
+    a[a[..., 3] == 0, :3] = random_colour(seed)
+    return Image.fromarray(a, "RGBA")
+
+
+def noise_background(image: Image.Image, seed: int = 0) -> Image.Image:
+    """Alpha-composite onto per-pixel uniform random RGB noise (numpy PCG64, seed); RGB out."""
+    im = _rgba(image)
+    noise = np.random.default_rng(seed).integers(0, 256, (im.height, im.width, 3), dtype=np.uint8)
+    bg = Image.fromarray(noise, "RGB").convert("RGBA")
+    return Image.alpha_composite(bg, im).convert("RGB")
+
+
+def _emoji(side: int) -> Image.Image:
+    """A drawn smiley (yellow disc, brown eyes and smile), RGBA ``side`` x ``side``."""
+    em = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    d = ImageDraw.Draw(em)
+    w = max(1, side // 24)
+    d.ellipse((w, w, side - 1 - w, side - 1 - w), fill=(255, 204, 51, 255), outline=(120, 70, 20, 255), width=w)
+    e = side // 10
+    for cx in (side * 0.35, side * 0.65):
+        d.ellipse((cx - e / 2, side * 0.3, cx + e / 2, side * 0.3 + 1.6 * e), fill=(90, 50, 20, 255))
+    d.arc((side * 0.25, side * 0.3, side * 0.75, side * 0.78), 20, 160, fill=(90, 50, 20, 255), width=max(1, side // 16))
+    return em
+
+
+def emoji_overlay(image: Image.Image, seed: int = 0) -> Image.Image:
+    """Paste a smiley of 25 % of the shorter side in a seeded corner of the image (RGBA out).
+
+    The emoji sits 4 % in from the two edges of that corner, as sticker editors place
+    reactions. Corner: ``random.Random(seed).randrange(4)`` (0 top-left, clockwise).
+    """
+    im = _rgba(image).copy()
+    side = max(4, round(min(im.size) * 0.25))
+    mx, my = round(im.width * 0.04), round(im.height * 0.04)
+    corner = random.Random(seed).randrange(4)
+    x = mx if corner in (0, 3) else im.width - mx - side
+    y = my if corner in (0, 1) else im.height - my - side
+    im.alpha_composite(_emoji(side), (x, y))
+    return im
+
+
+#: Captions :func:`text_overlay` picks from (``random.Random(seed).choice``).
+CAPTIONS = ("LOL", "OK!", "hello", "same", "mood", "yes", "no way", "wow", "ME", "good night")
+
+
+def text_overlay(image: Image.Image, seed: int = 0) -> Image.Image:
+    """Caption near the bottom: a seeded word from :data:`CAPTIONS`, white with a black stroke.
+
+    Font: Pillow's bundled default font (``ImageFont.load_default``) at 1/7 of the image
+    height; centred horizontally, its baseline 6 % above the bottom edge. RGBA out.
+    """
+    im = _rgba(image).copy()
+    text = random.Random(seed).choice(CAPTIONS)
+    size = max(8, im.height // 7)
+    font = ImageFont.load_default(size=size)
+    d = ImageDraw.Draw(im)
+    d.text((im.width / 2, im.height * 0.94), text, font=font, anchor="ms", fill=(255, 255, 255, 255),
+           stroke_width=max(1, size // 12), stroke_fill=(0, 0, 0, 255))
+    return im
 
 
 def jpeg_q70_white_bytes(image: Image.Image, seed: int = 0) -> bytes:
@@ -149,16 +232,21 @@ TRANSFORMS: dict[str, Transform] = {
     "identity": identity,
     "webp_q50": webp_q50,
     "resize_256": resize_256,
+    "resize_128": resize_128,
     "mirror": mirror,
     "rotate_90": rotate_90,
     "flatten_white": flatten_white,
     "flatten_black": flatten_black,
     "flatten_random": flatten_random,
+    "alpha_reflatten": alpha_reflatten,
+    "noise_background": noise_background,
     "jpeg_q70_white": jpeg_q70_white,
     "shrink_70": shrink_70,
     "pad_20": pad_20,
     "trim": trim,
     "crop_5": crop_5,
+    "emoji_overlay": emoji_overlay,
+    "text_overlay": text_overlay,
 }
 
 _ENCODED: dict[str, tuple[Callable[..., bytes], str]] = {
@@ -186,3 +274,73 @@ def apply_bytes(name: str, image: Image.Image, seed: int = 0) -> tuple[bytes, st
         fn, ext = _ENCODED[name]
         return fn(image, seed), ext
     return _encode(apply(name, image, seed), "PNG"), "png"
+
+
+# ---------------------------------------------------------------- animations (bytes)
+
+#: Lossy quality of re-encoded animated WebP (what sticker apps typically send).
+ANIMATION_QUALITY = 80
+
+
+def _frames(data: bytes) -> list[tuple[Image.Image, int]]:
+    """Every frame of an animation (any format ``media.decode`` reads) as (RGBA, duration ms)."""
+    from .media import decode  # lazy: transforms stay importable without the media stack
+
+    decoded = decode(data, name="<animation>")
+    return [(f.image, max(1, round(f.duration_ms))) for f in decoded.frames]
+
+
+def _encode_animation(frames: list[tuple[Image.Image, int]]) -> bytes:
+    buf = io.BytesIO()
+    images = [im for im, _d in frames]
+    images[0].save(buf, "WEBP", save_all=True, append_images=images[1:], duration=[d for _im, d in frames],
+                   loop=0, quality=ANIMATION_QUALITY, method=0)
+    return buf.getvalue()
+
+
+def anim_reencode(data: bytes, seed: int = 0) -> bytes:
+    """Re-encode an animation (WebP, GIF, APNG, .tgs...) as lossy animated WebP, all frames kept."""
+    return _encode_animation(_frames(data))
+
+
+def frame_drop(data: bytes, seed: int = 0) -> bytes:
+    """Drop a seeded third of the frames (never the first), as animated WebP.
+
+    Each dropped frame's duration is added to the kept frame before it, so the total
+    duration is unchanged. Frames dropped: ``random.Random(seed).sample`` of
+    ``len // 3`` indexes among 1..n-1.
+    """
+    frames = _frames(data)
+    drop = set(random.Random(seed).sample(range(1, len(frames)), len(frames) // 3)) if len(frames) > 1 else set()
+    kept: list[tuple[Image.Image, int]] = []
+    for i, (im, d) in enumerate(frames):
+        if i in drop:
+            kept[-1] = (kept[-1][0], kept[-1][1] + d)
+        else:
+            kept.append((im, d))
+    return _encode_animation(kept)
+
+
+def speed_2x(data: bytes, seed: int = 0) -> bytes:
+    """Play twice as fast: every frame duration halved (at least 1 ms), as animated WebP."""
+    return _encode_animation([(im, max(1, round(d / 2))) for im, d in _frames(data)])
+
+
+ANIMATION_TRANSFORMS: dict[str, Callable[..., bytes]] = {
+    "anim_reencode": anim_reencode,
+    "frame_drop": frame_drop,
+    "speed_2x": speed_2x,
+}
+
+
+def apply_animation(name: str, data: bytes, seed: int = 0) -> bytes:
+    """Run the animation transform ``name`` on file bytes; returns animated WebP bytes.
+
+    Raises KeyError listing the known names, and whatever ``media.decode`` raises for
+    unreadable input (DecodeError, UnsupportedMedia, LimitExceeded).
+    """
+    try:
+        fn = ANIMATION_TRANSFORMS[name]
+    except KeyError:
+        raise KeyError(f"unknown animation transform {name!r}; known: {', '.join(ANIMATION_TRANSFORMS)}") from None
+    return fn(data, seed)

@@ -1,4 +1,4 @@
-"""Sticker canonical form: find the drawing, trim it, centre it on white, 64x64.
+"""Sticker canonical form: find the drawing, centre and scale it by its moments, 64x64.
 
 Why: stickers are transparent, and plain PDQ hashes whatever colour a client flattened
 them onto (Meta's reference drops alpha, exposing the colour stored under transparent
@@ -6,28 +6,36 @@ pixels) and the margins around the drawing. On the Cuppy pack, flattening onto w
 instead of black moves plain PDQ a median of 98 bits and shrinking the drawing to 70 %
 inside the same transparent canvas 128 bits (match threshold: 31). The canonical form
 removes both degrees of freedom so that the same drawing gives (nearly) the same PDQ
-however it was flattened, padded or trimmed.
+however it was flattened, padded, trimmed or slightly cropped.
 
 Algorithm (deterministic; constants below; measurements in docs/signals.md):
 
 1. Transparent frames (any alpha < 255), at full resolution: the drawing is every
    pixel with alpha > ``ALPHA_THRESHOLD`` (faint halos and shadows then neither tint
-   the result nor widen the box); its bounding box is cut out and alpha-composited
-   onto white.
+   the result nor move its centre); the frame, with that alpha, is composited onto white.
 2. Opaque frames (a query a client already flattened, e.g. JPEG on white, PNG on
    black), shrunk first to fit ``WORK_SIZE`` (Pillow ``BOX``): the background colour
    is the median of the 1-px outer border, provided at least
    ``BORDER_UNIFORM_FRACTION`` of border pixels lie within ``COLOUR_TOLERANCE`` of it
-   (max abs channel difference, 0..255); otherwise (a photo) the whole frame is the
-   drawing. Background = pixels within ``COLOUR_TOLERANCE`` of that colour and
-   4-connected to the border (``scipy.ndimage.label``), plus enclosed pixels within
-   ``HOLE_TOLERANCE`` of it (holes such as a mug handle were transparent too). They
-   are painted white.
-3. Trim to the bounding box of the drawing; none left -> the frame is empty -> None.
-4. Centre the box on a white square and resize it to ``CANONICAL_SIZE`` (64) px with
-   ``BICUBIC``. 64x64 is PDQ's own working size: pdqhash's Jarosz window is then 1 px
-   (a no-op) and its decimation the identity, so its DCT-domain dihedral hashes equal the hashes of the rotated /
-   mirrored canonical image (Cuppy mirror distance max 6 bits; 40 with a 256 px image).
+   (max abs channel difference, 0..255). Background = pixels within
+   ``COLOUR_TOLERANCE`` of that colour and 4-connected to the border
+   (``scipy.ndimage.label``), plus enclosed pixels within ``HOLE_TOLERANCE`` of it
+   (holes such as a mug handle were transparent too). If the border is not one colour
+   but per-pixel noise (a noise background: at least ``NOISE_BORDER_FRACTION`` of the
+   border is "textured", see :func:`noise_mask`), background = textured pixels
+   4-connected to the border. Otherwise (a photo) the whole frame is the drawing.
+   Background pixels are painted white.
+3. No drawing pixel left -> the frame is empty -> None.
+4. Normalise by moments, not by the bounding box: the centre is the drawing mask's
+   centroid and the scale its RMS radius r (root mean squared distance of mask pixels
+   from the centroid). The square of side ``SPREAD`` * r around the centre (white
+   outside the frame) is resized to ``CANONICAL_SIZE`` (64) px with ``BICUBIC``.
+   Moments move little when a crop cuts the drawing's edge or a padding, trim or
+   shrink changes the canvas (Cuppy crop 5 %: max 94 bits with the bounding box, 28
+   with moments), and they are invariant under the 8 rotations/mirrors.
+   64x64 is PDQ's own working size: pdqhash's Jarosz window is then 1 px (a no-op)
+   and its decimation the identity, so its DCT-domain dihedral hashes equal the hashes
+   of the rotated / mirrored canonical image.
 
 What it cannot undo: a drawing whose own edge has the flattening colour (a white
 stroke flattened onto white, black outline onto black) loses that edge in step 2.
@@ -54,6 +62,16 @@ BORDER_UNIFORM_FRACTION = 0.5
 WORK_SIZE = 256
 #: Side of the canonical square in pixels.
 CANONICAL_SIZE = 64
+#: Side of the square cut around the drawing's centroid, in RMS radii of the drawing.
+SPREAD = 3.0
+#: A pixel is "textured" if a channel differs from its 3x3 median by more than this (0..255)...
+NOISE_RESIDUAL = 24
+#: ... in more than this share of its 5x5 neighbourhood.
+NOISE_DENSITY = 0.4
+#: Share of the 1-px border that must be textured for a noise background.
+NOISE_BORDER_FRACTION = 0.6
+#: A "noise background" covering at least this share of the frame is texture (a photo), not background.
+NOISE_MAX_FRACTION = 0.95
 #: Pillow filter for the final resize.
 RESAMPLE = Image.Resampling.BICUBIC
 
@@ -100,39 +118,87 @@ def background_colour(rgb: np.ndarray) -> tuple[int, int, int] | None:
     return (int(colour[0]), int(colour[1]), int(colour[2]))
 
 
-def foreground_mask(rgb: Image.Image) -> np.ndarray:
-    """Bool (h, w) mask of the drawing in an opaque RGB image (step 2 of the module doc)."""
-    colour = background_colour(np.asarray(rgb))
-    if colour is None:
-        return np.ones((rgb.height, rgb.width), dtype=bool)
-    diff = _max_channel_diff(rgb, colour)
-    labels, count = ndimage.label(diff <= COLOUR_TOLERANCE)
+def noise_mask(rgb: np.ndarray) -> np.ndarray | None:
+    """Bool (h, w) background mask of a per-pixel noise background, or None if the border is not noise.
+
+    A pixel is textured when more than ``NOISE_DENSITY`` of its 5x5 neighbourhood
+    differs from the 3x3 median (per channel, ``scipy.ndimage.median_filter``) by more
+    than ``NOISE_RESIDUAL``. Flat drawing areas and thin outlines are not textured;
+    uniform random noise is. If at least ``NOISE_BORDER_FRACTION`` of the 1-px border
+    is textured, the textured pixels 4-connected to the border are the background,
+    unless they cover ``NOISE_MAX_FRACTION`` of the frame (then it is all texture: None).
+    """
+    med = ndimage.median_filter(rgb, size=(3, 3, 1))
+    resid = np.abs(rgb.astype(np.int16) - med).max(axis=2) > NOISE_RESIDUAL
+    textured = ndimage.uniform_filter(resid.astype(np.float32), size=5) > NOISE_DENSITY
+    border = np.concatenate([textured[0], textured[-1], textured[1:-1, 0], textured[1:-1, -1]])
+    if border.mean() < NOISE_BORDER_FRACTION:
+        return None
+    background = _border_connected(textured)
+    return None if background.mean() >= NOISE_MAX_FRACTION else background
+
+
+def _border_connected(mask: np.ndarray) -> np.ndarray:
+    labels, count = ndimage.label(mask)
     edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
     lookup = np.zeros(count + 1, dtype=bool)
     lookup[edge] = True
     lookup[0] = False
-    return ~(lookup[labels] | (diff <= HOLE_TOLERANCE))
+    return lookup[labels]
 
 
-def _pad_resize(crop: Image.Image, size: int) -> Image.Image:
-    """Centre an RGB crop on a white square and resize it to ``size`` x ``size``."""
-    side = max(crop.size)
-    square = Image.new("RGB", (side, side), BACKGROUND)
-    square.paste(crop, ((side - crop.width) // 2, (side - crop.height) // 2))
-    return square.resize((size, size), RESAMPLE)
+def foreground_mask(rgb: Image.Image) -> np.ndarray:
+    """Bool (h, w) mask of the drawing in an opaque RGB image (step 2 of the module doc)."""
+    arr = np.asarray(rgb)
+    colour = background_colour(arr)
+    if colour is None:
+        noise = noise_mask(arr) if min(arr.shape[:2]) >= 8 else None
+        return np.ones(arr.shape[:2], dtype=bool) if noise is None else ~noise
+    diff = _max_channel_diff(rgb, colour)
+    return ~(_border_connected(diff <= COLOUR_TOLERANCE) | (diff <= HOLE_TOLERANCE))
+
+
+def moment_box(fg: np.ndarray) -> tuple[float, float, float, float] | None:
+    """Square ``(x0, y0, x1, y1)`` (float pixels) of side ``SPREAD`` * RMS radius around the centroid of ``fg``.
+
+    ``fg``: bool (h, w) drawing mask; pixel (x, y) counts at its centre (x + 0.5, y + 0.5).
+    The RMS radius gets 0.5 px added so a one-pixel drawing still has a size. None when
+    ``fg`` is empty. Computed from row/column projections (exact, O(h*w)).
+    """
+    rows = fg.sum(axis=1, dtype=np.float64)
+    total = rows.sum()
+    if total == 0:
+        return None
+    cols = fg.sum(axis=0, dtype=np.float64)
+    y = np.arange(len(rows)) + 0.5
+    x = np.arange(len(cols)) + 0.5
+    cy, cx = (rows @ y) / total, (cols @ x) / total
+    var = (rows @ (y - cy) ** 2 + cols @ (x - cx) ** 2) / total
+    half = SPREAD * (float(np.sqrt(var)) + 0.5) / 2
+    return (cx - half, cy - half, cx + half, cy + half)
+
+
+def _render(rgb: Image.Image, box: tuple[float, float, float, float], size: int) -> Image.Image:
+    """``box`` of ``rgb`` (white outside the image) resized to ``size`` x ``size`` (``RESAMPLE``)."""
+    x0, y0, x1, y1 = box
+    left, top = max(0, int(np.ceil(-x0))), max(0, int(np.ceil(-y0)))
+    right, bottom = max(0, int(np.ceil(x1 - rgb.width))), max(0, int(np.ceil(y1 - rgb.height)))
+    if left or top or right or bottom:
+        canvas = Image.new("RGB", (rgb.width + left + right, rgb.height + top + bottom), BACKGROUND)
+        canvas.paste(rgb, (left, top))
+        rgb = canvas
+    return rgb.resize((size, size), RESAMPLE, box=(x0 + left, y0 + top, x1 + left, y1 + top))
 
 
 def _square(rgb: Image.Image, fg: np.ndarray, size: int) -> Image.Image | None:
-    """Paint non-``fg`` white, trim to the box of ``fg``, centre on a white square, resize."""
-    rows = np.flatnonzero(fg.any(axis=1))
-    if rows.size == 0:
+    """Paint non-``fg`` white, cut the moment square of ``fg`` (step 4), resize."""
+    box = moment_box(fg)
+    if box is None:
         return None
-    cols = np.flatnonzero(fg.any(axis=0))
-    box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
     if not fg.all():
         white = Image.new("RGB", rgb.size, BACKGROUND)
         rgb = Image.composite(rgb, white, Image.fromarray(fg))
-    return _pad_resize(rgb.crop(box), size)
+    return _render(rgb, box, size)
 
 
 def _flatten_onto(rgba: Image.Image, colour: tuple[int, int, int]) -> Image.Image:
@@ -140,14 +206,14 @@ def _flatten_onto(rgba: Image.Image, colour: tuple[int, int, int]) -> Image.Imag
 
 
 def _transparent_form(rgba: Image.Image, size: int) -> Image.Image | None:
-    """Steps 1, 3, 4 for an RGBA frame, at full resolution (the box is exact)."""
+    """Steps 1, 3, 4 for an RGBA frame, at full resolution (the moments are exact)."""
     alpha = rgba.getchannel("A").point(_ALPHA_LUT)
-    box = alpha.getbbox()
-    if box is None:
+    if alpha.getbbox() is None:
         return None
-    crop = rgba.crop(box)
-    crop.putalpha(alpha.crop(box))
-    return _pad_resize(_flatten_onto(crop, BACKGROUND), size)
+    box = moment_box(np.asarray(alpha) > 0)
+    frame = rgba.copy()
+    frame.putalpha(alpha)
+    return _render(_flatten_onto(frame, BACKGROUND), box, size)
 
 
 def _opaque_form(rgb: Image.Image, size: int) -> Image.Image | None:
@@ -177,8 +243,8 @@ def canonicalize(image: Image.Image, size: int = CANONICAL_SIZE) -> Image.Image 
             already flattened onto some colour. Not modified.
         size: side of the output square in pixels (default 64, PDQ's working size).
     Returns:
-        An opaque ``RGB`` image ``size`` x ``size``: the drawing trimmed to its
-        bounding box and centred on white; None when the frame is empty (fully
+        An opaque ``RGB`` image ``size`` x ``size``: the drawing on white, its centroid
+        in the middle, ``SPREAD`` RMS radii across; None when the frame is empty (fully
         transparent, or all one colour).
     """
     if image.width == 0 or image.height == 0:
