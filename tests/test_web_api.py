@@ -172,3 +172,33 @@ def test_status_503_when_stale(web_db):
 
 def test_unknown_route_is_json_404(client):
     assert client.get("/v2/nothing").json() == {"error": "not_found", "message": "Not Found"}
+
+
+def test_lookup_fast_path_answers_like_the_fastapi_route(web_db, tokens):
+    from web_fixtures import make_client
+
+    from stickerguard.banks import add_signals, create_bank
+
+    create_bank(web_db, "fp", labels=["x"])
+    add_signals(web_db, "fp", [{"pdq": SMILE_PDQ, "md5": SMILE_MD5}])
+    cases = [
+        ({"signal": SMILE_PDQ}, tokens["submitter"]),
+        ({"signal": SMILE_MD5, "signal_type": "video_md5", "banks": "fp"}, tokens["submitter"]),
+        ({"signal": SMILE_PDQ, "banks": "nope"}, tokens["submitter"]),
+        ({"signal": "zz"}, tokens["submitter"]),
+        ({"signal_type": "pdq"}, tokens["submitter"]),
+        ({"signal": SMILE_PDQ, "signal_type": "nope"}, tokens["submitter"]),
+        ({"signal": SMILE_PDQ}, tokens["reviewer"]),
+        ({"signal": SMILE_PDQ}, "sg_" + "y" * 43),
+        ({"signal": SMILE_PDQ}, None),
+    ]
+    answers = {}
+    for fast in (True, False):
+        with make_client(web_db, lookup_fast_path=fast) as c:
+            answers[fast] = []
+            for params, secret in cases:
+                r = c.get("/v1/lookup", params=params, headers=auth(secret) if secret else {})
+                answers[fast].append((r.status_code, r.json(), r.headers.get("www-authenticate")))
+    assert answers[True] == answers[False]
+    assert [a[0] for a in answers[True]] == [200, 200, 400, 400, 422, 400, 403, 401, 401]
+    assert answers[True][4][1] == {"error": "invalid_request", "message": "query.signal: Field required"}

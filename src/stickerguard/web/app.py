@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     for r in (routes_status, routes_match, routes_banks, routes_hma):
         app.include_router(r.router)
     app.add_middleware(Guard, max_body_bytes=settings.max_body_bytes, timeout_s=settings.request_timeout_s,
-                       metrics=app.state.metrics)
+                       metrics=app.state.metrics, state=st if settings.lookup_fast_path else None)
     return app
 
 

@@ -37,20 +37,24 @@ async def state(request: Request) -> AppState:
     return request.app.state.sg
 
 
-def authorize(request: Request, permission: str) -> TokenInfo:
-    """Check the request's bearer token for ``permission`` without FastAPI's dependency
-    machinery (for the hot lookup route); same errors as :func:`require`."""
-    header = request.headers.get("authorization", "")
+def check_header(st: AppState, header: str, permission: str) -> TokenInfo:
+    """Check an ``Authorization`` header value for ``permission`` without FastAPI's
+    dependency machinery (hot lookup path); same errors as :func:`require`."""
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiError(401, "unauthorized", "an API token is required (Authorization: Bearer <token>)",
                        {"WWW-Authenticate": "Bearer"})
-    info = request.app.state.sg.tokens.verify(secret.strip())
+    info = st.tokens.verify(secret.strip())
     if info is None:
         raise ApiError(401, "unauthorized", "unknown or revoked API token", {"WWW-Authenticate": "Bearer"})
     if not has_permission(info.role, permission):
         raise ApiError(403, "forbidden", f"role {info.role!r} may not {permission}")
     return info
+
+
+def authorize(request: Request, permission: str) -> TokenInfo:
+    """:func:`check_header` on a Starlette request."""
+    return check_header(request.app.state.sg, request.headers.get("authorization", ""), permission)
 
 
 def require(permission: str):

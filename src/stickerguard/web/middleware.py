@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
+from . import fastpath
+
 
 class Metrics:
     """Prometheus metrics of one app (own registry, so several apps can live in one process).
@@ -60,13 +62,19 @@ class Guard:
     """Refuse bodies over ``max_body_bytes`` (413 ``body_too_large``), stop requests after
     ``timeout_s`` seconds (503 ``timeout``) and record metrics by route template."""
 
-    def __init__(self, app, *, max_body_bytes: int, timeout_s: float, metrics: Metrics) -> None:
+    def __init__(self, app, *, max_body_bytes: int, timeout_s: float, metrics: Metrics, state=None) -> None:
         self.app, self.max_body_bytes, self.timeout_s, self.metrics = app, max_body_bytes, timeout_s, metrics
+        self.state = state  # AppState: enables the lookup fast path
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         t0 = time.perf_counter()
+        if self.state is not None and scope["path"] == fastpath.PATH and scope["method"] == "GET":
+            code = await fastpath.handle(self.state, scope, send)
+            self.metrics.requests.labels(fastpath.PATH, "GET", str(code)).inc()
+            self.metrics.latency.labels(fastpath.PATH).observe(time.perf_counter() - t0)
+            return
         status = {"code": 500, "started": False}
         limit = self.max_body_bytes
         too_big = {"hit": False}
