@@ -592,3 +592,11 @@ def test_match_hashes_batch_equals_one_by_one(rng):
     assert [[x.content_id for x in b] for b in m.match_hashes("md5", [MD5, "0" * 32])] == [[99], []]
     with pytest.raises(ValueError, match=r"^not a 64-hex-digit pdq hash: 'x'$"):
         m.match_hashes("pdq", [hashes[0], "x"])
+
+
+def test_signal_id_held_under_another_type_is_refused(rng):
+    r = row(rand(rng))
+    m = Matcher.from_rows([r])
+    with pytest.raises(BankError, match=rf"^signal {r.signal_id} \(bank 'b1'\): signal id given twice$"):
+        m.add_rows([r._replace(signal_type="md5", value=MD5)])
+    assert len(m) == 1 and m.match(media(frame(rand(rng)))) == []

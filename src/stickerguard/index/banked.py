@@ -202,10 +202,13 @@ class BankIndex:
                     lst.append(v)
             per_bank[bank_id, kind.name] = per_bank.get((bank_id, kind.name), 0) + 1
         p_sids = np.asarray(pdq[0], dtype=np.int64)
-        if self._pdq.contains(p_sids).any():
-            sid = int(p_sids[self._pdq.contains(p_sids)][0])
-            raise BankError(f"{_where(sid, self._banks[self._bank_of_sid(sid, pdq)].name)}: "
-                            "signal id given twice")
+        all_sids = np.concatenate([p_sids, np.asarray(exact[0], dtype=np.int64)])
+        held = self._pdq.contains(all_sids)
+        if held.any():  # a PDQ signal id already held (under any type)
+            sid = int(all_sids[held][0])
+            ckeys = pdq[2] + exact[2]
+            bank = self._banks[ckeys[(pdq[0] + exact[0]).index(sid)] >> CONTENT_BITS]
+            raise BankError(f"{_where(sid, bank.name)}: signal id given twice")
         rows_of = self._content_rows(new)
         t_rows = np.asarray([rows_of[k] for k in touched], dtype=np.int64)
         before = self._contents.refs[t_rows] == 0
@@ -225,9 +228,6 @@ class BankIndex:
             signals = self._banks[bank_id].signals
             signals[kind] = signals.get(kind, 0) + count
         return len(pdq[0]) + len(exact[0])
-
-    def _bank_of_sid(self, sid: int, pdq: tuple[list, ...]) -> int:
-        return pdq[2][pdq[0].index(sid)] >> CONTENT_BITS
 
     def _content_rows(self, new: dict[int, tuple[int, Any]]) -> dict[int, int]:
         """Content row of every key in ``new``, appending the unknown ones."""
