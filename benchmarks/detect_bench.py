@@ -157,7 +157,7 @@ def hash_all(jobs: list[Job], workers: int, log) -> list[Hashed]:
     return out  # type: ignore[return-value]
 
 
-def score(known: list[dict], results: list[Hashed], meta: list[tuple]) -> dict:
+def score(known: list[dict], results: list[Hashed], meta: list[tuple], distractors: list[dict] | None = None) -> dict:
     """Distances and decisions of the three systems for every query (see detect_metrics)."""
     import faiss
     from threatexchange.signal_type.pdq.signal import PdqSignal
@@ -177,6 +177,7 @@ def score(known: list[dict], results: list[Hashed], meta: list[tuple]) -> dict:
     hma_index = PdqSignal.get_index_cls()([(h, k) for k, h in enumerate(hma_hex) if h])
     groups: dict[str, dict] = {}
     disagree = {s: 0 for s in SYSTEMS}
+    false_pairs: dict[str, list] = {s: [] for s in SYSTEMS}  # (distractor id, known id, bits) at 31
     for i, (role, k, t) in enumerate(meta):
         if role == "bank":
             continue
@@ -203,12 +204,14 @@ def score(known: list[dict], results: list[Hashed], meta: list[tuple]) -> dict:
             st["false_hist"] += np.bincount(np.minimum(others, dm.NEVER), minlength=dm.NEVER + 1)
             st["nearest_false"].append(int(others.min()) if len(others) else dm.NEVER)
             wrong = hits[s] - {own}
+            if role == "distractor" and distractors is not None:
+                false_pairs[s] += [(distractors[k]["id"], known[c]["id"], int(d[c])) for c in sorted(wrong)]
             st["false31"] += len(wrong)
             st["queries_false31"] += bool(wrong)
             if own >= 0:
                 st["own"].append(int(d[own]))
                 st["hits31"] += own in hits[s]
-    return {"groups": groups, "disagreements": disagree,
+    return {"groups": groups, "disagreements": disagree, "false_pairs": false_pairs,
             "bank_hashes": {s: int(len(b.words)) for s, b in banks.items()} | {"hma": int(hma_valid.sum())}}
 
 
@@ -239,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(jobs)} files to make and hash")
     results = hash_all(jobs, args.workers, log)
     t_hash = time.time() - t0
-    scored = score(known, results, meta)
+    scored = score(known, results, meta, distractors)
     errors = [f"{jobs[i].path} [{jobs[i].transform}]: {r.error}" for i, r in enumerate(results) if r.error]
     run = {"argv": ["python", "-m", "benchmarks", "detect", *(argv if argv is not None else sys.argv[1:])],
            "seed": args.seed, "workers": args.workers, "known": len(known), "distractors": len(distractors),

@@ -27,6 +27,8 @@ from . import detect_metrics as dm
 SYSTEM_NAMES = {"hma": "HMA PdqSignal", "sg_plain": "stickerguard plain PDQ",
                 "sg_canonical": "stickerguard canonical"}
 PRECISION = 0.9999
+#: Heading of the hand-written section that a rerun keeps (see :func:`write`).
+NOTES = "## Notes (written by hand"
 
 
 def machine() -> str:
@@ -95,15 +97,16 @@ def _plots(out: Path, m: dict, order: list[str]) -> list[str]:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4), sharey=True)
-    x = np.arange(0, 161)
+    edges = np.arange(0, 162, 4)  # 4-bit bins (most PDQ distances here are even)
     for ax, s in zip(axes, SYSTEM_NAMES):
-        th, fh = np.array(m[s]["true_hist"]), np.array(m[s]["false_hist"])
-        ax.bar(x, fh[: len(x)] / max(1, fh.sum()), width=1, color="tab:red", alpha=0.6, label="false pairs")
-        ax.bar(x, th[: len(x)] / max(1, th.sum()), width=1, color="tab:blue", alpha=0.6, label="true pairs")
+        for key, colour, label in (("false_hist", "tab:red", "false pairs"), ("true_hist", "tab:blue", "true pairs")):
+            h = np.array(m[s][key], dtype=np.float64)
+            binned = np.add.reduceat(h[:160], edges[:-1]) / max(1.0, h.sum())
+            ax.stairs(np.where(binned > 0, binned, np.nan), edges, color=colour, fill=True, alpha=0.5, label=label)
         ax.axvline(31.5, color="k", ls="--", lw=1, label="threshold 31")
         ax.set_yscale("log")
         ax.set_title(SYSTEM_NAMES[s])
-        ax.set_xlabel("item distance (bits)")
+        ax.set_xlabel("item distance (bits, 4-bit bins)")
     axes[0].set_ylabel("share of pairs (log)")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
@@ -136,7 +139,8 @@ def write(out: Path, run: dict, scored: dict, *, quick: bool) -> Path:
     date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     run = dict(run, date=date, machine=machine(), disagreements=scored["disagreements"],
                bank_hashes=scored["bank_hashes"])
-    (out / "detect.json").write_text(json.dumps({"run": run, "metrics": m}, indent=1))
+    pairs = scored.get("false_pairs", {})
+    (out / "detect.json").write_text(json.dumps({"run": run, "metrics": m, "false_pairs": pairs}, indent=1))
     sg = m["sg_canonical"]
     goals = [("recall >= 99 % overall (at 31)", sg["overall"]["recall31"] >= 0.99,
               f"{_pct(sg['overall']['recall31'])} %"),
@@ -180,11 +184,24 @@ def write(out: Path, run: dict, scored: dict, *, quick: bool) -> Path:
     L.append("| smallest distractor-item distance (bits) | " + " | ".join(str(d[s]["min_false"]) for s in SYSTEM_NAMES) + " |")
     L.append("| smallest wrong-item distance of a transformed query (bits) | "
              + " | ".join(str(min(r["min_false"] for r in m[s]["transforms"].values())) for s in SYSTEM_NAMES) + " |")
+    if pairs:
+        L += ["", "Distractor false matches at 31 by (distractor source, known item source), pairs:", "",
+              "| distractor source | known source | HMA | plain | canonical |", "|---|---|---|---|---|"]
+        by: dict[tuple, dict] = {}
+        for s in SYSTEM_NAMES:
+            for dis_id, known_id, _d in pairs.get(s, []):
+                key = (dis_id.split("/")[0], known_id.split("/")[0])
+                by.setdefault(key, {k: 0 for k in SYSTEM_NAMES})[s] += 1
+        for key, c in sorted(by.items(), key=lambda kv: -kv[1]["sg_canonical"]):
+            L.append(f"| {key[0]} | {key[1]} | " + " | ".join(str(c[s]) for s in SYSTEM_NAMES) + " |")
     L += ["", "## Plots", "", "Distance of true pairs (query, own item) vs false pairs (query, any other item), all "
           "transforms pooled; item distance as the Matcher would need it:", "", f"![histogram]({plots[0]})", "",
           "Recall at 31 per transform:", "", f"![recall]({plots[1]})", ""]
     if run["errors"]:
         L += ["## Errors (first 50)", ""] + [f"* {e}" for e in run["errors"]] + [""]
     md = out / "detect.md"
-    md.write_text("\n".join(L))
+    notes = ""  # a hand-written "## Notes" section at the end of an earlier report is kept
+    if md.exists() and NOTES in md.read_text():
+        notes = md.read_text()[md.read_text().index(NOTES):]
+    md.write_text("\n".join(L) + ("\n" + notes if notes else ""))
     return md
