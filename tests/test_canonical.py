@@ -150,6 +150,7 @@ PACK_GOAL = {
 }
 
 
+@pytest.mark.slow
 def test_whole_pack_distances(cuppy):
     got = {}
     for t in PACK_GOAL:
