@@ -600,3 +600,18 @@ def test_signal_id_held_under_another_type_is_refused(rng):
     with pytest.raises(BankError, match=rf"^signal {r.signal_id} \(bank 'b1'\): signal id given twice$"):
         m.add_rows([r._replace(signal_type="md5", value=MD5)])
     assert len(m) == 1 and m.match(media(frame(rand(rng)))) == []
+
+
+def test_rebuild_runs_in_background_and_keeps_matching(rng):
+    hashes = [rand(rng) for _ in range(60)]
+    m = Matcher.from_rows([row(h, content_id=i + 1) for i, h in enumerate(hashes[:40])],
+                          crossover=16)
+    assert (m._pdq.structure, m._pdq._base) == ("mih+flat", 40)  # bulk load: built at once
+    for i in range(40, 60):  # tail reaches max(16, 40 // 8): a rebuild thread starts
+        m.add_rows([row(hashes[i], content_id=i + 1)])
+        assert [x.content_id for x in m.match_hash("pdq", flip(hashes[i], 20, rng))] == [i + 1]
+    m.wait_rebuild()
+    # the thread snapshots the index when it starts (56 hashes, or a few more if adds
+    # came first); hashes added while it built stay in the flat tail
+    assert 56 <= m._pdq._base <= 60 and m._pdq._n == 60
+    assert [len(x) for x in m.match_hashes("pdq", hashes)] == [1] * 60

@@ -104,6 +104,7 @@ class BankIndex:
         self._banks: dict[int, _Bank] = {}
         self._bank_ids: dict[str, int] = {}
         self._lock = RWLock()
+        self._rebuild: threading.Thread | None = None
 
     # ----------------------------------------------------------------- building
 
@@ -158,8 +159,34 @@ class BankIndex:
                 while batch := list(islice(it, _BATCH)):
                     added += self._add_batch(batch, seen_banks)
             finally:
-                self._pdq.maybe_compact()  # once per call, not per batch
+                self._after_change()
         return added
+
+    def _after_change(self) -> None:
+        """Compact or rebuild after a change (writer lock held). A bulk load (no MIH yet,
+        or a tail larger than the base) rebuilds here; a service's trickle of adds gets
+        its MIH rebuild in a background thread, so matches are never held for the
+        rebuild (67 s at 10 M), only for the swap."""
+        pdq = self._pdq
+        big_tail = pdq._n - pdq._base > pdq._base
+        if not pdq.needs_rebuild() or pdq._mih is None or big_tail:
+            pdq.maybe_compact()
+            return
+        pdq.maybe_compact() if pdq._dead > max(1024, pdq._n // 4) else pdq._sync_flat()
+        if self._rebuild is None or not self._rebuild.is_alive():
+            self._rebuild = threading.Thread(target=self._rebuild_tables, name="pdq-rebuild",
+                                             daemon=True)
+            self._rebuild.start()
+
+    def _rebuild_tables(self) -> None:
+        tables = self._pdq.build_tables()
+        with self._lock.write():
+            self._pdq.install_tables(*tables)
+
+    def wait_rebuild(self, timeout: float | None = None) -> None:
+        """Wait for a background MIH rebuild (started by :meth:`add_rows`) to finish."""
+        if self._rebuild is not None:
+            self._rebuild.join(timeout)
 
     def _add_batch(self, rows: list[Any], seen_banks: dict[int, tuple[str, int]]) -> int:
         sids: set[int] = set()
