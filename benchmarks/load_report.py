@@ -88,18 +88,22 @@ def plot(res: dict, path: Path) -> None:
     names = ["lookup by hash", "file lookup"]
     rows = [res["lookup_hash"], res["lookup_file"]]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6))
-    ax1.bar(names, [r["rps"] for r in rows], color=["#4472c4", "#ed7d31"])
+    ax1.bar(names, [r["rps"] for r in rows], color=["#4472c4", "#ed7d31"], label="measured")
+    ax1.scatter(names, [r.get("capacity_rps") or 0 for r in rows], marker="_", s=900, color="k",
+                label="capacity (server CPU)")
     ax1.axhline(res["goal"]["rps"], color="k", ls="--", lw=1, label="goal")
     ax1.axhline(res["hma_issue_figures"]["lookups_per_s"], color="r", ls=":", lw=1, label="HMA (issue 4)")
     ax1.set_ylabel("requests/s")
     ax1.legend(fontsize=8)
     ax2.bar(names, [r["p99_ms"] for r in rows], color=["#4472c4", "#ed7d31"])
     ax2.axhline(res["goal"]["p99_ms"], color="k", ls="--", lw=1, label="goal (hash)")
-    ax2.set_ylabel("p99 latency, ms")
+    ax2.set_yscale("log")
+    ax2.set_ylabel("p99 latency, ms (log)")
     ax2.legend(fontsize=8)
     m, a = res["machine"], res["args"]
     fig.suptitle(f"stickerguard serve, {a['hashes']:,} PDQ hashes, {a['workers']} workers, {a['connections']} conns\n"
-                 f"{m['nproc']} CPUs {m['cpu']}, {m['ram']}, {m['date_utc']}", fontsize=8)
+                 f"{m['nproc']} CPUs {m['cpu']}, {m['ram']}, {m['date_utc']}; `{res['command'].strip()}`",
+                 fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
