@@ -168,11 +168,10 @@ class BankIndex:
         its MIH rebuild in a background thread, so matches are never held for the
         rebuild (67 s at 10 M), only for the swap."""
         pdq = self._pdq
-        big_tail = pdq._n - pdq._base > pdq._base
-        if not pdq.needs_rebuild() or pdq._mih is None or big_tail:
+        if not pdq.needs_rebuild() or pdq.structure == "flat" or pdq.tail > pdq.base:
             pdq.maybe_compact()
             return
-        pdq.maybe_compact() if pdq._dead > max(1024, pdq._n // 4) else pdq._sync_flat()
+        pdq.sync()
         if self._rebuild is None or not self._rebuild.is_alive():
             self._rebuild = threading.Thread(target=self._rebuild_tables, name="pdq-rebuild",
                                              daemon=True)

@@ -22,8 +22,11 @@ from math import comb
 
 import numpy as np
 
+from .codes import popcount
+
 CODE_BITS = 256
 _CHUNK = 1 << 18  # rows per chunk when extracting keys at build time
+_BLOCK = 1 << 20  # codes per block of a brute-force scan
 
 
 def plan_widths(n: int) -> tuple[int, ...]:
@@ -190,3 +193,41 @@ class MultiIndexHash:
         flat = np.arange(total, dtype=np.int64) + np.repeat(starts - (ends - lens), lens)
         pos = self.perm.reshape(-1)[flat].astype(np.int64)
         return np.repeat(qidx, lens), pos
+
+
+def _distances(rows: np.ndarray) -> np.ndarray:
+    bits = popcount(rows)
+    return bits[:, 0].astype(np.int64) + bits[:, 1] + bits[:, 2] + bits[:, 3]
+
+
+def verify(words: np.ndarray, queries: np.ndarray, cand_q: np.ndarray, cand_p: np.ndarray,
+           r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the candidates within ``r`` bits, once each.
+
+    Args:
+        words: (n, 4) uint64 view of the codes; queries: (q, 32) uint8;
+        cand_q, cand_p: candidate (query row, position) pairs, repeats allowed.
+
+    Returns:
+        (query row, position, distance in bits) int64 arrays, unique pairs.
+    """
+    rows = np.take(words, cand_p, axis=0)
+    rows ^= np.take(queries.view(np.uint64), cand_q, axis=0)
+    d = _distances(rows)
+    keep = d <= r
+    cand_q, cand_p, d = cand_q[keep], cand_p[keep], d[keep]
+    if len(cand_p) > 1:  # one code found through several substrings
+        _, first = np.unique(cand_q * len(words) + cand_p, return_index=True)
+        cand_q, cand_p, d = cand_q[first], cand_p[first], d[first]
+    return cand_q, cand_p, d
+
+
+def scan(words: np.ndarray, queries: np.ndarray, r: int) -> tuple[np.ndarray, ...]:
+    """Brute force: every (query row, position, distance) within ``r`` bits, in blocks."""
+    found = [(np.empty(0, np.int64),) * 3]
+    for qi, q in enumerate(queries.view(np.uint64)):
+        for lo in range(0, len(words), _BLOCK):
+            d = _distances(words[lo:lo + _BLOCK] ^ q)
+            p = np.flatnonzero(d <= r)
+            found.append((np.full(len(p), qi, dtype=np.int64), p + lo, d[p]))
+    return tuple(np.concatenate(x) for x in zip(*found))

@@ -26,15 +26,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .codes import (PDQ_BITS, PDQ_BYTES, SearchHits, flat_search, grow, pdq_hex_to_array, pool,
-                    popcount)
-from .mih import MultiIndexHash
+from .codes import (PDQ_BITS, PDQ_BYTES, SearchHits, flat_search, grow, pdq_hex_to_array, pool)
+from .mih import MultiIndexHash, scan, verify
 
 DEFAULT_CROSSOVER = 100_000
 """Hashes from which MIH beats faiss' flat scan for one query (measured, docs/matching.md)."""
 _FORMAT = 1
 _CHUNK = 8  # queries per MIH step: arrays stay in cache (3x faster than 32 at 1 M)
-_BLOCK = 1 << 20  # codes per block of a brute-force scan
 
 
 def _ids_array(ids: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -80,6 +78,20 @@ class PDQIndex:
     def structure(self) -> str:
         """``"flat"`` or ``"mih+flat"`` (MIH tables over the base, flat tail)."""
         return "flat" if self._mih is None else "mih+flat"
+
+    @property
+    def base(self) -> int:
+        """Hashes covered by the MIH tables (0 in the flat structure)."""
+        return self._base
+
+    @property
+    def tail(self) -> int:
+        """Hashes searched by the flat scan (all of them below the crossover)."""
+        return self._n - self._base
+
+    def sync(self) -> None:
+        """Bring the faiss flat tail up to date now (else the next search does it)."""
+        self._sync_flat()
 
     def ids(self) -> np.ndarray:
         """Live ids, ``int64`` array of shape ``(len(self),)``, in insertion order."""
@@ -310,29 +322,12 @@ class PDQIndex:
         return SearchHits(qi, ids, dist, self._payload[pos], self._codes[pos])
 
     def _verify(self, queries: np.ndarray, r: int, brute: bool):
-        """MIH candidates of ``queries`` (or all base codes if ``brute``), exact distances."""
+        """(query, position, distance) of base codes within ``r`` bits: MIH candidates
+        verified, or (``brute``) every base code scanned."""
         words = self._codes[:self._base].view(np.uint64)
-        qwords = queries.view(np.uint64)
-        if brute:  # radius too large for MIH to pay off: scan the base in blocks
-            found = []
-            for qi in range(len(queries)):
-                for lo in range(0, self._base, _BLOCK):
-                    bits = popcount(words[lo:lo + _BLOCK] ^ qwords[qi])
-                    d = bits[:, 0].astype(np.int64) + bits[:, 1] + bits[:, 2] + bits[:, 3]
-                    p = np.flatnonzero(d <= r)
-                    found.append((np.full(len(p), qi), p + lo, d[p]))
-            return tuple(np.concatenate(x) for x in zip(*found))
-        cand_q, cand_p = self._mih.candidates(queries, r)
-        rows = np.take(words, cand_p, axis=0)
-        rows ^= np.take(qwords, cand_q, axis=0)
-        bits = popcount(rows)
-        d = bits[:, 0].astype(np.int64) + bits[:, 1] + bits[:, 2] + bits[:, 3]
-        keep = d <= r
-        cand_q, cand_p, d = cand_q[keep], cand_p[keep], d[keep]
-        if len(cand_p) > 1:  # one code found through several substrings
-            _, first = np.unique(cand_q * self._base + cand_p, return_index=True)
-            cand_q, cand_p, d = cand_q[first], cand_p[first], d[first]
-        return cand_q, cand_p, d
+        if brute:  # radius too large for MIH to pay off
+            return scan(words, queries, r)
+        return verify(words, queries, *self._mih.candidates(queries, r), r)
 
     def range_search(self, queries: Sequence[str], threshold: int) -> list[list[tuple[int, int]]]:
         """Find every held hash within ``threshold`` bits of each query.
