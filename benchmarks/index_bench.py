@@ -281,6 +281,7 @@ def machine() -> dict:
     return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gb": round(mem / 2**20, 1),
             "python": platform.python_version(), "numpy": np.__version__,
             "faiss": faiss.__version__,
+            "load": " / ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1/5/15 min, at start)",
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 

@@ -52,12 +52,14 @@ def write_report(results: dict, out: Path) -> None:
         "# Index benchmark: stickerguard vs python-threatexchange's PDQIndex", "",
         f"Machine: {m['nproc']} cores, {m['cpu']}, {m['ram_gb']} GB RAM; Python {m['python']}, "
         f"numpy {m['numpy']}, faiss {m['faiss']}. Date: {m['date']}. Other sessions shared "
-        "the machine (load average about 2 on 2 cores): latencies, p99 above all, are noisy.", "",
+        f"the machine (load average {m.get('load', '?')} on {m['nproc']} cores): latencies, "
+        "p99 above all, are noisy; ratios come from the same run.", "",
         f"Command: `{results['command']}`", "",
         *[f"Re-measured in a later run (`{r['command']}`, {r['date']}): {NAMES[r['system']]} "
           f"at {r['n']:,}." for r in results.get("reruns", [])],
-        *([f"Crossover table from `{results['command_crossover']}`.", ""]
+        *([f"Crossover table from `{results['command_crossover']}`."]
           if results.get("command_crossover") else []),
+        *results.get("notes", []), "",
         "Bulk: seeded random 256-bit hashes. Queries: Meta's 30 reference PDQ hashes "
         "(inserted into the index) with k = 0..40 bits flipped, plus random queries that "
         "match nothing; threshold 31 bits. Each system and size runs alone in a subprocess. "
