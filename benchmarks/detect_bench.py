@@ -41,7 +41,7 @@ from stickerguard.transforms import ANIMATION_TRANSFORMS, TRANSFORMS
 from . import detect_metrics as dm
 from . import detect_report
 from .detect_hashing import Hashed, Job, run_chunk
-from .distractors import REPO, build_corpus
+from .distractors import REPO, build_corpus, cache_dir, noto_sequences
 
 SYSTEMS = ("hma", "sg_plain", "sg_canonical")
 ANIM_QUERIES = ("identity", *ANIMATION_TRANSFORMS)
@@ -66,14 +66,20 @@ def tests_corpus() -> dict:
     return {"packages": {}, "items": items}
 
 
-_MODIFIERS = {"1F3FB", "1F3FC", "1F3FD", "1F3FE", "1F3FF", "FE0F"}
+# code points that make a variant of one emoji drawing: skin tones, variation selector,
+# zero-width joiner, female/male sign, "facing right" (a mirrored drawing)
+_MODIFIERS = {"1F3FB", "1F3FC", "1F3FD", "1F3FE", "1F3FF", "FE0F", "200D", "2640", "2642", "27A1"}
+# man / woman / person base of the same role (cook, farmer, ...): one drawing
+_PERSON = {"1F468": "1F9D1", "1F469": "1F9D1"}
 
 
 def artwork(item_id: str) -> str:
     """Artwork group of a corpus item, from its name alone (never from a hash).
 
-    Variants of one artwork are not independent images: emoji skin tones (Fitzpatrick
-    modifiers U+1F3FB..U+1F3FF and U+FE0F dropped from OpenMoji/Noto code point names),
+    Variants of one artwork are not independent images: emoji skin tones, gender and
+    direction variants (Fitzpatrick modifiers U+1F3FB..U+1F3FF, U+FE0F, ZWJ, female/male
+    signs, U+27A1 "facing right" dropped, man/woman bases U+1F468/U+1F469 read as person
+    U+1F9D1, in OpenMoji names and Noto code point sequences from :func:`noto_sequences`),
     numbered variants of one openclipart drawing (``name_01``, ``name_02``), light/dark
     and size variants of a wallpaper (``-l``/``-d``, ``_3840x2160``), a sticker and its
     renumbered copy in a pack (``12_Cuppy_angry``/``16_Cuppy_angry``), the PDQ reference's
@@ -83,7 +89,7 @@ def artwork(item_id: str) -> str:
     source, _, name = item_id.partition("/")
     stem = re.sub(r"\.[a-z]+$", "", name)
     if source in ("openmoji", "noto-emoji"):
-        parts = [p for p in re.split(r"[-_.]", stem.upper().removeprefix("U")) if p not in _MODIFIERS]
+        parts = [_PERSON.get(p, p) for p in re.split(r"[-_.]", stem.upper().removeprefix("U")) if p not in _MODIFIERS]
         return f"{source}/{'-'.join(parts)}"
     if source == "openclipart":
         return f"{source}/{re.sub(r'_+[0-9]+$', '', stem)}"
@@ -236,6 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     corpus = tests_corpus() if args.corpus == "tests" else build_corpus(args.cache, args.workers, log)
     items = [it for it in corpus["items"]  # pack tray icons are small copies of a sticker
              if not (it["source"] == "sticker-packs" and it["path"].endswith(".png"))]
+    font = cache_dir(args.cache) / "x" / "usr" / "share" / "fonts" / "truetype" / "noto" / "NotoColorEmoji.ttf"
+    if args.corpus == "packages" and font.exists():  # name Noto ligature glyphs by their code points
+        seqs = noto_sequences(font)
+        for it in items:
+            glyph = it["id"].partition("/")[2]
+            if it["source"] == "noto-emoji" and glyph in seqs:
+                it["id"] = f"noto-emoji/u{seqs[glyph]}"
     known, distractors = select(items, n_known, n_dis, args.seed)
     jobs, meta = make_jobs(known, distractors, args.seed)
     log(f"{len(known)} known ({sum(i['animated'] for i in known)} animated), {len(distractors)} distractors, "

@@ -176,6 +176,27 @@ def _noto_glyphs(font: Path, out: Path) -> list[tuple[str, str, str, str]]:
     return jobs
 
 
+def noto_sequences(font: Path) -> dict[str, str]:
+    """Glyph name -> code point sequence (``1F3C3-200D-2640``) for every glyph of the font.
+
+    Single code points come from the cmap; ZWJ sequences, flags and skin tones from the
+    GSUB ligature table (their glyphs have opaque names like ``glyph02039``).
+    """
+    from fontTools.ttLib import TTFont
+
+    tt = TTFont(str(font))
+    names = {g: f"{cp:X}" for cp, g in tt.getBestCmap().items()}
+    out = dict(names)
+    for lookup in tt["GSUB"].table.LookupList.Lookup:
+        for sub in lookup.SubTable:
+            for first, ligs in getattr(sub, "ligatures", {}).items():
+                for lig in ligs:
+                    parts = [names.get(g) for g in (first, *lig.Component)]
+                    if all(parts):
+                        out.setdefault(lig.LigGlyph, "-".join(parts))
+    return out
+
+
 def _pack_items(corpus: Path) -> list[dict]:
     items = []
     for f in sorted((corpus / "whatsapp-sample-packs").glob("*/*")):

@@ -12,7 +12,8 @@ from benchmarks import detect_bench, detect_metrics, detect_report
 
 def test_artwork_groups_by_name():
     a = detect_bench.artwork
-    assert a("openmoji/1F3C3-1F3FB-200D-2640-FE0F") == a("openmoji/1F3C3-200D-2640") == "openmoji/1F3C3-200D-2640"
+    assert a("openmoji/1F3C3-1F3FB-200D-2640-FE0F") == a("openmoji/1F3C3-200D-2642-FE0F-200D-27A1") == "openmoji/1F3C3"
+    assert a("openmoji/1F468-200D-1F373") == a("openmoji/1F469-1F3FD-200D-1F373") == "openmoji/1F9D1-1F373"
     assert a("noto-emoji/u1F385_1F3FB") == a("noto-emoji/u1F385") == "noto-emoji/1F385"
     assert a("openmoji/1F385") != a("noto-emoji/u1F385")  # two different drawings
     assert a("openclipart/science/flask_matthew__02.png") == "openclipart/science/flask_matthew"
