@@ -67,10 +67,16 @@ def test_opaque_and_palette_inputs():
     assert out[0, :].min() == 255 and out[-1, :].min() == 255
     assert (out[:, 32, 0] <= 10).sum() == 30 and (out[32, :, 0] <= 10).sum() == 62
     assert background_colour(np.asarray(im)) == (230, 230, 230)
+    # bank-side variant of an opaque frame: the whole frame, grey background included
+    (whole,) = canonical_variants(im)
+    w = np.asarray(whole)
+    assert w[0, 32].tolist() == [255, 255, 255]  # outside the frame
+    assert w[32, 32].tolist() == [230, 230, 230] and w[28, 12].tolist() == [10, 10, 10]  # background kept, bar
     noise = np.random.default_rng(7).integers(0, 256, (50, 50, 3), dtype=np.uint8)
     assert background_colour(noise) is None
     assert noise_mask(noise) is None  # all texture: a photo, not a background
     assert np.asarray(canonicalize(Image.fromarray(noise))).shape == (64, 64, 3)  # whole frame kept
+    assert canonical_variants(Image.fromarray(noise)) == []
 
 
 def test_moment_box_exact():

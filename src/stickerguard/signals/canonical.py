@@ -225,7 +225,14 @@ def canonical_forms(image: Image.Image, size: int = CANONICAL_SIZE) -> tuple[Ima
     if image.width == 0 or image.height == 0:
         return None, []
     if not has_transparency(image):
-        return _opaque_form(_fit(image.convert("RGB") if image.mode != "RGB" else image), size), []
+        rgb = _fit(image.convert("RGB") if image.mode != "RGB" else image)
+        fg = foreground_mask(rgb)
+        canon = _square(rgb, fg, size)
+        if canon is None or fg.all():
+            return canon, []
+        # the whole frame, background included: what this image becomes once a client
+        # pads or shrinks it inside a transparent canvas (step 1 keeps the background)
+        return canon, [_square(rgb, np.ones_like(fg), size)]
     rgba = image.convert("RGBA") if image.mode != "RGBA" else image
     canon = _transparent_form(rgba, size)
     if canon is None:
@@ -255,16 +262,23 @@ def canonicalize(image: Image.Image, size: int = CANONICAL_SIZE) -> Image.Image 
 
 
 def canonical_variants(image: Image.Image, size: int = CANONICAL_SIZE) -> list[Image.Image]:
-    """Canonical forms of a transparent frame as it looks once a client flattens it.
+    """Canonical forms of a frame as it looks after a client's edit the query cannot undo.
 
-    A query that arrives flattened has lost its alpha; where the drawing's own edge
-    has the flattening colour (white stroke on white, black outline on black), step 2
-    cannot tell edge from background. A bank entry therefore also stores the canonical
-    form of its frame alpha-composited onto each of ``VARIANT_BACKGROUNDS`` (white,
-    black); a query flattened onto that colour lands on it (max 2-4 bits on Cuppy).
+    * Transparent frame: a query that arrives flattened has lost its alpha; where the
+      drawing's own edge has the flattening colour (white stroke on white, black outline
+      on black), step 2 cannot tell edge from background. So the frame alpha-composited
+      onto each of ``VARIANT_BACKGROUNDS`` (white, black) is canonicalised too; a query
+      flattened onto that colour lands on it (max 2-4 bits on Cuppy).
+    * Opaque frame whose background step 2 removed: the whole frame, background
+      included. A client that pads or shrinks it inside a transparent canvas makes it
+      transparent, and step 1 then keeps that background (openclipart
+      ``food/menu_example1.png`` padded 20 %: 126 bits from the canonical form, 2 from
+      this variant).
+
+    A bank entry stores these as extra ``sticker_pdq`` values.
 
     Returns:
-        One RGB ``size`` x ``size`` image per colour (empty results skipped); ``[]``
-        when ``image`` has no transparency or is empty.
+        RGB ``size`` x ``size`` images (empty results skipped); ``[]`` for an empty frame
+        or an opaque frame that is all drawing (a photo).
     """
     return canonical_forms(image, size)[1]
