@@ -31,6 +31,7 @@ import random
 import re
 import sys
 import time
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -153,7 +154,9 @@ def hash_all(jobs: list[Job], workers: int, log) -> list[Hashed]:
     order = sorted(jobs, key=lambda j: (not j.animated, j.key))
     chunks = [order[i:i + 16] for i in range(0, len(order), 16)]
     t0, done = time.time(), 0
-    with ProcessPoolExecutor(workers) as pool:
+    # forkserver, not fork: a forked child of a parent that already rendered Lottie
+    # (rlottie's thread pool) or ran faiss (OpenMP) can hang forever in those libraries.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         for res in pool.map(run_chunk, chunks):
             for h in res:
                 out[h.key] = h

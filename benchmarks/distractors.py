@@ -39,6 +39,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -249,7 +250,9 @@ def build_corpus(cache: Path | None = None, workers: int = 2, log=print) -> dict
     log(f"corpus: normalising {len(jobs)} images with {workers} processes")
     seen: set[str] = set()
     items, failed, dupes = [], [], 0
-    with ProcessPoolExecutor(workers) as pool:
+    # forkserver, not fork: a forked child of a parent that already rendered Lottie
+    # (rlottie's thread pool) or ran faiss (OpenMP) can hang forever in those libraries.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         for (kind, src, _out, _id), res in zip(jobs, pool.map(_normalise, jobs, chunksize=32)):
             ident, out, digest, error = res
             if error:

@@ -68,7 +68,7 @@ def scan_cmd(
     as_json: JsonOpt = False,
     as_jsonl: JsonlOpt = False,
     signal_key: SignalKeyOpt = None,
-    workers: Annotated[int, typer.Option(help="Hashing processes (0 = one per CPU, 1 = in this process).")] = 0,
+    workers: Annotated[int, typer.Option(help="Files decoded at once in sandboxed worker processes (0 = one per CPU).")] = 0,
     strict: Annotated[bool, typer.Option(help="Exit 2 when any file fails, even if others scanned.")] = False,
     all_results: Annotated[bool, typer.Option("--all", help="Table: list non-matching stickers too.")] = False,
 ) -> None:
