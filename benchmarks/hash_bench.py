@@ -66,7 +66,7 @@ def systems() -> dict:
     from stickerguard.signals import pdq as sg_pdq
 
     def sg_query_pdqhash(path):
-        fast, sg_pdq._fast = sg_pdq._fast, None
+        fast, sg_pdq._fast = sg_pdq._backend(), None
         try:
             return hash_file(path, variants=False)
         finally:

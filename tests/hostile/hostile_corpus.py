@@ -342,12 +342,69 @@ def generate(out_dir: str | Path) -> list[Path]:
     return written
 
 
+class _TreeRss:
+    """Samples, every 5 ms, the summed VmRSS (KB) of this process and all its live
+    descendants (from /proc), keeping the peak: the memory the whole run holds at once.
+    ``ru_maxrss`` cannot give that: it is one process's lifetime peak."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _rss_kb(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        out: list[int] = []
+        try:
+            import os
+
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                    out.extend(int(c) for c in fh.read().split())
+        except OSError:
+            pass
+        return out
+
+    def _run(self) -> None:
+        import os
+
+        while not self._stop.is_set():
+            todo, total = [os.getpid()], 0
+            while todo:
+                pid = todo.pop()
+                total += self._rss_kb(pid)
+                todo.extend(self._children(pid))
+            self.peak_kb = max(self.peak_kb, total)
+            self._stop.wait(0.005)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def scan_report(corpus: str | Path, workers: int = 2) -> dict:
     """Scan ``corpus`` through the sandboxed pool (``stickerguard.match.scan``) and report
     every result plus the peak RSS of this process and of its (reaped) workers.
 
     Returns ``{"results": [{"path", "outcome", "message", "seconds"}], "seconds",
-    "maxrss_self_kb", "maxrss_children_kb", "replaced"}``; paths relative to ``corpus``.
+    "maxrss_self_kb", "maxrss_children_kb", "peak_tree_rss_kb", "replaced"}``; paths
+    relative to ``corpus``.
     """
     import resource
     import time
@@ -359,6 +416,8 @@ def scan_report(corpus: str | Path, workers: int = 2) -> dict:
     summary = ScanSummary()
     start = time.perf_counter()
     rows = []
+    sampler = _TreeRss()
+    sampler.start()
     with DecoderPool(workers) as pool:
         for r in scan([root], pool=pool, workers=workers, summary=summary):
             outcome = "ok"
@@ -367,12 +426,14 @@ def scan_report(corpus: str | Path, workers: int = 2) -> dict:
             rows.append({"path": str(Path(r.path.split("!")[0]).relative_to(root)) + ("!" + r.path.split("!", 1)[1] if "!" in r.path else ""),
                          "outcome": outcome, "message": str(r.error) if r.error else None, "seconds": r.seconds})
         replaced = pool.replaced
+    sampler.stop()
     return {
         "results": rows,
         "summary": summary.to_dict(),
         "seconds": time.perf_counter() - start,
         "maxrss_self_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "maxrss_children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+        "peak_tree_rss_kb": sampler.peak_kb,
         "replaced": replaced,
     }
 

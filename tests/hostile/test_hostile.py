@@ -82,10 +82,10 @@ def test_known_refusal_texts(report, corpus) -> None:
 def test_no_file_takes_2_seconds_and_peak_rss_under_1_gb(report) -> None:
     slow = [(r["path"], round(r["seconds"], 2)) for r in report["results"] if r["seconds"] >= 2.0]
     assert not slow
-    # ru_maxrss is the peak of one process (KB): the scanner plus, pessimistically, both
-    # workers at the largest worker peak at the same moment.
-    peak_kb = report["maxrss_self_kb"] + 2 * report["maxrss_children_kb"]
-    assert peak_kb < 1 << 20, report
+    # The whole run's peak: scanner plus live workers, summed at the same moment (sampled
+    # from /proc every 5 ms). Each process's own lifetime peak must fit as well.
+    assert report["peak_tree_rss_kb"] < 1 << 20, {k: v for k, v in report.items() if k != "results"}
+    assert max(report["maxrss_self_kb"], report["maxrss_children_kb"]) < 1 << 19
 
 
 def test_summary_counts_bad_files(report) -> None:

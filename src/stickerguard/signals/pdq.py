@@ -26,21 +26,36 @@ in the environment forces pdqhash. :data:`BACKEND` says which one is in use.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
 import pdqhash
 from PIL import Image
 
-try:  # numba is optional at run time: pdqhash gives the same bits, slower
-    if os.environ.get("STICKERGUARD_PDQ", "").lower() == "pdqhash":
-        raise ImportError("STICKERGUARD_PDQ=pdqhash")
-    from . import fastpdq as _fast
-except ImportError:
-    _fast = None
+# numba is optional at run time (pdqhash gives the same bits, slower) and loaded on the
+# first hash, not at import: it costs 50-110 MB of RSS, which processes that only route
+# work to the sandboxed decoders (the scanner, the web server) should not pay.
+_UNLOADED = object()
+_fast = _UNLOADED
+_FORCED_PDQHASH = os.environ.get("STICKERGUARD_PDQ", "").lower() == "pdqhash"
 
 #: PDQ arithmetic in use: ``"fastpdq"`` (numba) or ``"pdqhash"``.
-BACKEND = "pdqhash" if _fast is None else "fastpdq"
+BACKEND = "pdqhash" if _FORCED_PDQHASH or importlib.util.find_spec("numba") is None else "fastpdq"
+
+
+def _backend():
+    """The fastpdq module, imported on first use; None when pdqhash is to be used."""
+    global _fast
+    if _fast is _UNLOADED:
+        _fast = None
+        if BACKEND == "fastpdq":
+            try:
+                from . import fastpdq as module
+            except ImportError:  # numba present but broken: same bits from pdqhash
+                module = None
+            _fast = module
+    return _fast
 
 #: Largest side fed to PDQ, as in Meta's reference (``thumbnail((512, 512))``).
 REFERENCE_MAX_SIDE = 512
@@ -138,8 +153,9 @@ def hash_rgb(rgb: np.ndarray) -> tuple[str, int]:
     channels. Images under 5 px on a side hash to all zeros with quality 0 (Meta's
     ``MIN_HASHABLE_DIM``).
     """
-    if _fast is not None:
-        return _fast.pdq_hex(rgb)
+    fast = _backend()
+    if fast is not None:
+        return fast.pdq_hex(rgb)
     bits, quality = pdqhash.compute(np.ascontiguousarray(rgb[:, :, :3]))
     return bits_to_hex(bits), int(quality)
 
@@ -147,8 +163,9 @@ def hash_rgb(rgb: np.ndarray) -> tuple[str, int]:
 def hash_rgb_dihedral(rgb: np.ndarray) -> tuple[tuple[str, ...], int]:
     """The 8 dihedral PDQ hashes of an RGB/RGBA array, in :data:`DIHEDRAL_NAMES` order
     (equal to ``pdqhash.compute_dihedral``; index 0 is the plain hash)."""
-    if _fast is not None:
-        return _fast.pdq_hex_dihedral(rgb)
+    fast = _backend()
+    if fast is not None:
+        return fast.pdq_hex_dihedral(rgb)
     vectors, quality = pdqhash.compute_dihedral(np.ascontiguousarray(rgb[:, :, :3]))
     return tuple(bits_to_hex(v) for v in vectors), int(quality)
 
