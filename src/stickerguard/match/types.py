@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+# Rows come from the bank store; one definition, re-exported here for the matcher.
+from ..banks.ops import BankSignalRow
 
-class BankSignalRow(NamedTuple):
-    """One bank signal with its content and bank, as ``banks.iter_bank_signals`` yields it.
 
-    The matcher reads these fields by attribute name, so any row object with the same
-    attributes (an SQLAlchemy ``Row``, another NamedTuple) works.
-
-    Attributes:
-        signal_id: ``bank_signals.id``; unique; used as the index id.
-        bank_id, bank_name: the bank; ``bank_threshold`` is its PDQ match distance in
-            bits (0..256, inclusive); ``bank_labels`` its labels.
-        content_id, content_name, content_pack, content_labels: the bank item.
-        content_frame_count: frames hashed for the item (1 for static stickers and
-            hash-list entries; > 1 makes the animation rule apply).
-        animated: the item is an animation (informational; the rule uses the frame count).
-        signal_type: ``pdq``, ``sticker_pdq``, ``md5`` or ``sha256``.
-        value: the hash, hex (64 chars for PDQ/SHA-256, 32 for MD5).
-        frame_index: source frame of the hash (0 for static items).
-        quality: PDQ quality 0..100, or None when unknown (imported hash lists).
-        bank_enabled: False rows are skipped when loading (default True, so rows
-            without this attribute count as enabled).
-    """
-
-    signal_id: int
-    bank_id: int
-    bank_name: str
-    bank_threshold: int
-    bank_labels: Sequence[str]
-    content_id: int
-    content_name: str | None
-    content_pack: str | None
-    content_labels: Sequence[str]
-    content_frame_count: int
-    animated: bool
-    signal_type: str
-    value: str
-    frame_index: int = 0
-    quality: int | None = None
-    bank_enabled: bool = True
 
 
 class FramesMatched(NamedTuple):
