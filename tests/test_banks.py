@@ -40,6 +40,7 @@ PDQ_WEE = "6227401f601ff4ccafcc9fad4b0d95d371a2eb7265a3285234d228ca94deeb2d"  # 
 MD5_EMPTY = "d41d8cd98f00b204e9800998ecf8427e"
 MD5_TE = "cab08b36195edb1a1231d2d09fa450e0"
 SHA_EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+SHA_ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # sha256(b"abc")
 
 
 def write(tmp_path, name, text):
@@ -282,6 +283,37 @@ def test_import_counts_and_names(db, tmp_path):
         assert set(s.scalars(select(BankContent.source))) == {str(f)}
 
 
+def test_reimport_skips_what_the_bank_holds(db, tmp_path):
+    create_bank(db, "b")
+    create_bank(db, "other")
+    f = write(tmp_path, "list.txt", f"{PDQ_C}\n{MD5_EMPTY}\n{PDQ_C}\n")  # line 3 repeats line 1
+    assert import_hash_list(db, "b", f) == ImportResult(str(f), 2, {"md5": 1, "pdq": 1}, 1)
+    assert import_hash_list(db, "b", f) == ImportResult(str(f), 0, {}, 3)
+    assert counts(db) == (2, 2)
+    # same value as another signal type, or in another bank: not a duplicate
+    g = write(tmp_path, "more.txt", f"sticker_pdq {PDQ_C}\npdq {PDQ_WEE}\n{MD5_EMPTY}\n")
+    assert import_hash_list(db, "b", g) == ImportResult(str(g), 2, {"pdq": 1, "sticker_pdq": 1}, 1)
+    assert import_hash_list(db, "other", f).records == 2
+    assert counts(db) == (6, 6)
+
+
+def test_add_media_skips_stickers_already_in_the_bank(db):
+    create_bank(db, "s")
+    one = _sticker("01.webp", [(PDQ_C, 100, PDQ_WEE, 90)])
+    same = _sticker("copy-of-01.webp", [(PDQ_SMALL, 100, None, 0)])  # same SHA-256
+    other = _sticker("02.webp", [(PDQ_WEE, 100, None, 0)], sha256=SHA_ABC)
+    ids: list[int] = []
+    assert add_media(db, "s", [one, same], ids_out=ids) == ImportResult(
+        None, 1, {"md5": 1, "pdq": 1, "sha256": 1, "sticker_pdq": 1}, 1)
+    assert add_media(db, "s", [one, other], ids_out=ids) == ImportResult(
+        None, 1, {"md5": 1, "pdq": 1, "sha256": 1}, 1)
+    assert ids == [1, 2]
+    assert add_media(db, "s", [one], dedupe=False).records == 1  # an explicit add (API) always adds
+    with db.session() as s:
+        assert s.scalars(select(BankContent.name).order_by(BankContent.id)).all() == [
+            "01.webp", "02.webp", "01.webp"]
+
+
 @pytest.mark.parametrize("fmt", ["lines", "te-csv", "csv"])
 def test_round_trip(db, tmp_path, fmt):
     src = write(
@@ -379,14 +411,14 @@ def test_large_list_imports_in_bulk(db, tmp_path):
 # --- add_media / loader -----------------------------------------------------------
 
 
-def _sticker(name, frames, *, animated=False):
+def _sticker(name, frames, *, animated=False, sha256=SHA_EMPTY):
     from stickerguard.media.types import PackInfo, Sticker
     from stickerguard.signals.types import FrameSignals, MediaSignals
 
     pack = PackInfo("whatsapp", "com.example.cuppy", name="Cuppy", source="/packs/1")
     sig = MediaSignals(
         md5=MD5_EMPTY,
-        sha256=SHA_EMPTY,
+        sha256=sha256,
         format="webp",
         width=512,
         height=512,
@@ -403,7 +435,8 @@ def test_add_media_and_iter_bank_signals(db):
     create_bank(db, "off")
     items = [
         _sticker("01.webp", [(PDQ_C, 100, PDQ_WEE, 90)]),
-        _sticker("anim.webp", [(PDQ_SMALL, 60, None, 0), (PDQ_WEE, 70, PDQ_C, 80)], animated=True),
+        _sticker("anim.webp", [(PDQ_SMALL, 60, None, 0), (PDQ_WEE, 70, PDQ_C, 80)], animated=True,
+                 sha256=SHA_ABC),
     ]
     res = add_media(db, "stickers", items)
     assert res == ImportResult(None, 2, {"md5": 2, "pdq": 3, "sha256": 2, "sticker_pdq": 2})
@@ -417,7 +450,7 @@ def test_add_media_and_iter_bank_signals(db):
         (1, "01.webp", 1, False, "pdq", PDQ_C, 0, 100),
         (1, "01.webp", 1, False, "sticker_pdq", PDQ_WEE, 0, 90),
         (2, "anim.webp", 2, True, "md5", MD5_EMPTY, 0, None),
-        (2, "anim.webp", 2, True, "sha256", SHA_EMPTY, 0, None),
+        (2, "anim.webp", 2, True, "sha256", SHA_ABC, 0, None),
         (2, "anim.webp", 2, True, "pdq", PDQ_SMALL, 0, 60),
         (2, "anim.webp", 2, True, "pdq", PDQ_WEE, 2, 70),
         (2, "anim.webp", 2, True, "sticker_pdq", PDQ_C, 2, 80),

@@ -94,6 +94,11 @@ def test_bank_lifecycle_and_scan_exit_codes(capsys, db, tmp_path):
     report = json.loads(out)
     assert report["media"]["added"] == 2
     assert report["media"]["signals"]["pdq"] == 2 and report["media"]["signals"]["md5"] == 2
+    assert report["media"]["duplicates"] == 0
+    # the same stickers again: nothing added, both counted as already in the bank
+    code, out, _ = run(capsys, "bank", "import", "known", CUPPY / "02_Cuppy_lol.webp", SMILE)
+    assert code == 0
+    assert "added 0 stickers {}, skipped 2 already in the bank" in out
 
     code, out, _ = run(capsys, "bank", "show", "known", "--json")
     info = json.loads(out)

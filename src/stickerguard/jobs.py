@@ -74,6 +74,7 @@ class MediaImport:
 
     added: int = 0
     signals: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0  # stickers the bank already held (same SHA-256): not added again
     failed: list[ScanResult] = field(default_factory=list)
 
 
@@ -91,7 +92,7 @@ def import_media(
 
     Bank entries get the flattened canonical variants too (``variants=True``). Files
     that cannot be decoded are skipped and returned in ``failed`` (they never
-    half-write); tray icons are skipped unless ``include_tray``. Raises BankError for an
+    half-write); stickers the bank already holds are counted in ``duplicates``; tray icons are skipped unless ``include_tray``. Raises BankError for an
     unknown bank.
     """
     from .banks import add_media, get_bank
@@ -106,8 +107,9 @@ def import_media(
             items.append((result, result.signals))
     res = add_media(db, bank, items) if items else None
     return MediaImport(
-        added=len(items),
-        signals=dict(getattr(res, "by_type", {}) or {}),
+        added=res.records if res else 0,
+        signals=dict(res.by_type) if res else {},
+        duplicates=res.duplicates if res else 0,
         failed=failed,
     )
 

@@ -179,5 +179,5 @@ def add_signals(
     ids: list[int] = []
     with db.session() as s:
         b = bank_row(s, bank)
-        records, by_type = _insert_items(s, b.id, prepared, ids)
+        records, by_type, _ = _insert_items(s, b.id, prepared, ids)
     return ImportResult(None, records, dict(sorted(by_type.items()))), ids

@@ -37,11 +37,15 @@ class ImportResult:
         path: the hash-list file as given (None for :func:`add_media`).
         records: BankContent rows added (hash-list entries, or stickers).
         by_type: signals added by type, e.g. ``{"md5": 2, "pdq": 3}``.
+        duplicates: entries skipped because the bank already held them, or they came
+            earlier in the same import (a hash-list record: same signal type and value;
+            a sticker: same SHA-256). Re-importing a file therefore adds nothing.
     """
 
     path: str | None
     records: int
     by_type: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -61,9 +65,48 @@ _CONTENT_COLUMNS = (
 _SIGNAL_COLUMNS = ("bank_id", "content_id", "signal_type", "value", "frame_index", "quality", "category", "collab", "tags")
 
 
+def _identity(item: _Item) -> tuple[str, str] | None:
+    """The (signal type, value) that makes an item a duplicate: a sticker's SHA-256, or
+    the one signal of a hash-list record; None for items with several other signals."""
+    sigs = item[1]
+    for g in sigs:
+        if g["signal_type"] == "sha256":
+            return "sha256", g["value"]
+    return (sigs[0]["signal_type"], sigs[0]["value"]) if len(sigs) == 1 else None
+
+
+def _drop_duplicates(s: Session, bank_id: int, chunk: list[_Item], seen: set[tuple[str, str]]) -> list[_Item]:
+    """``chunk`` without items whose identity is already in the bank or in ``seen``
+    (identities met earlier in this import); adds the kept identities to ``seen``.
+    One indexed query per signal type (ix_bank_signals_type_value)."""
+    wanted: dict[str, set[str]] = {}
+    for item in chunk:
+        key = _identity(item)
+        if key is not None:
+            wanted.setdefault(key[0], set()).add(key[1])
+    stored: set[tuple[str, str]] = set()
+    for stype, values in wanted.items():
+        found = s.execute(
+            select(BankSignal.value).where(
+                BankSignal.bank_id == bank_id, BankSignal.signal_type == stype, BankSignal.value.in_(values)
+            )
+        ).scalars()
+        stored.update((stype, v) for v in found)
+    kept = []
+    for item in chunk:
+        key = _identity(item)
+        if key is not None:
+            if key in stored or key in seen:
+                continue
+            seen.add(key)
+        kept.append(item)
+    return kept
+
+
 def _insert_items(
-    s: Session, bank_id: int, items: Iterable[_Item], ids_out: list[int] | None = None
-) -> tuple[int, Counter]:
+    s: Session, bank_id: int, items: Iterable[_Item], ids_out: list[int] | None = None,
+    *, dedupe: bool = False,
+) -> tuple[int, Counter, int]:
     """Bulk-insert contents then their signals, ``CHUNK`` contents per round trip.
 
     SQLite: contents go through multi-row ``INSERT ... RETURNING id`` (SQLAlchemy
@@ -72,7 +115,9 @@ def _insert_items(
     always go by ``executemany`` with JSON pre-serialised (SQLAlchemy's per-row type
     processing was 3/4 of the import time). Linear in the number of records. The new
     content ids are appended to ``ids_out`` (in item order) when it is given. One
-    ``signals`` change-log row records what was added.
+    ``signals`` change-log row records what was added. With ``dedupe``, items already in
+    the bank (see :func:`_identity`) are skipped. Returns (contents added, signals added
+    by type, items skipped as duplicates).
     """
     contents = 0
     by_type: Counter = Counter()
@@ -105,7 +150,15 @@ def _insert_items(
         return json_cache[key]
 
     content_lo = content_hi = None
+    seen: set[tuple[str, str]] = set()
+    duplicates = 0
     for chunk in _batched(items, CHUNK):
+        if dedupe:
+            before = len(chunk)
+            chunk = _drop_duplicates(s, bank_id, chunk, seen)
+            duplicates += before - len(chunk)
+            if not chunk:
+                continue
         now = datetime.now(timezone.utc)
         rows = []
         for c, _ in chunk:
@@ -138,7 +191,7 @@ def _insert_items(
         contents += len(chunk)
     if content_lo is not None:
         _log_added(s, bank_id, content_lo, content_hi)
-    return contents, by_type
+    return contents, by_type, duplicates
 
 
 def _log_added(s: Session, bank_id: int, content_lo: int, content_hi: int) -> None:
@@ -181,7 +234,8 @@ def import_hash_list(db: Database, bank: str, path: str | Path, *, format: str =
     ``bad.txt:3: not a 64-hex-digit pdq hash: 'zz'``, before anything is written);
     then one BankContent (named by the record's ``name`` or ``<file name>:<line>``;
     ``labels`` = ``[category]`` when set) and one BankSignal per record are bulk
-    inserted in ONE transaction. ``format``: ``auto`` (sniffed from the content),
+    inserted in ONE transaction. A record whose signal type and value the bank already
+    holds (or that repeats an earlier line) is skipped and counted in ``duplicates``. ``format``: ``auto`` (sniffed from the content),
     ``lines``, ``te-csv`` or ``csv``. Raises BankError for an unknown bank.
     """
     source = str(path)
@@ -192,10 +246,13 @@ def import_hash_list(db: Database, bank: str, path: str | Path, *, format: str =
     fname = Path(path).name
     with db.session() as s:
         bank_id = bank_row(s, bank).id
-        records, by_type = _insert_items(s, bank_id, (_record_item(r, fname, source) for r in fmt.read(path)))
-        if records != checked:  # the file changed between the passes: roll back
-            raise HashListError(f"file changed while importing: {checked} then {records} records", path=source)
-    return ImportResult(source, records, dict(sorted(by_type.items())))
+        records, by_type, dups = _insert_items(
+            s, bank_id, (_record_item(r, fname, source) for r in fmt.read(path)), dedupe=True
+        )
+        if records + dups != checked:  # the file changed between the passes: roll back
+            raise HashListError(f"file changed while importing: {checked} then {records + dups} records",
+                                path=source)
+    return ImportResult(source, records, dict(sorted(by_type.items())), dups)
 
 
 def _media_item(sticker: Sticker, sig: MediaSignals) -> _Item:
@@ -243,7 +300,8 @@ def _media_item(sticker: Sticker, sig: MediaSignals) -> _Item:
 
 
 def add_media(
-    db: Database, bank: str, items: Iterable[tuple[Sticker, MediaSignals]], *, ids_out: list[int] | None = None
+    db: Database, bank: str, items: Iterable[tuple[Sticker, MediaSignals]], *, ids_out: list[int] | None = None,
+    dedupe: bool = True,
 ) -> ImportResult:
     """Add already-hashed stickers to bank ``bank`` in ONE transaction.
 
@@ -252,13 +310,17 @@ def add_media(
     hashed frames) with signals ``md5``, ``sha256`` and, per frame, ``pdq`` and
     ``sticker_pdq`` (skipped when the canonical hash is None) with that frame's index
     and quality, plus one ``sticker_pdq`` (quality unknown) per ``canonical_variants``
-    entry. New content ids are appended to ``ids_out`` when given. Raises BankError
+    entry. With ``dedupe`` (default), a sticker whose SHA-256 the bank already holds
+    (or that came earlier in ``items``) is skipped and counted in ``duplicates``. New content ids are appended
+    to ``ids_out`` when given. Raises BankError
     (unknown bank) or ValueError (a malformed hash).
     """
     with db.session() as s:
         bank_id = bank_row(s, bank).id
-        records, by_type = _insert_items(s, bank_id, (_media_item(st, sg) for st, sg in items), ids_out)
-    return ImportResult(None, records, dict(sorted(by_type.items())))
+        records, by_type, dups = _insert_items(
+            s, bank_id, (_media_item(st, sg) for st, sg in items), ids_out, dedupe=dedupe
+        )
+    return ImportResult(None, records, dict(sorted(by_type.items())), dups)
 
 
 def bank_records(db: Database, bank: str, *, signal_types: Iterable[str] | None = None) -> Iterator[HashRecord]:

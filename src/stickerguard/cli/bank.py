@@ -66,12 +66,14 @@ def bank_import(
         lists = [p for p in paths if p not in media]
         for p in lists:
             res = import_hash_list(database, name, p, format=fmt)
-            report["hash_lists"].append({"path": str(p), "records": res.records, "by_type": res.by_type})
+            report["hash_lists"].append({"path": str(p), "records": res.records, "by_type": res.by_type,
+                                         "duplicates": res.duplicates})
         if media:
             mi = import_media(database, name, media, signal_keys=_keys(signal_key), include_tray=tray)
             report["media"] = {
                 "added": mi.added,
                 "signals": mi.signals,
+                "duplicates": mi.duplicates,
                 "failed": [r.to_dict() for r in mi.failed],
             }
     except (StickerguardError, FileNotFoundError, IsADirectoryError) as exc:
@@ -80,10 +82,12 @@ def bank_import(
         print(json.dumps(report, ensure_ascii=False))
         return
     for h in report["hash_lists"]:
-        out.print(f"{h['path']}: imported {h['records']} hashes {h['by_type']}", highlight=False)
+        dup = f", skipped {h['duplicates']} already in the bank" if h["duplicates"] else ""
+        out.print(f"{h['path']}: imported {h['records']} hashes {h['by_type']}{dup}", highlight=False)
     if report["media"]:
         m = report["media"]
-        out.print(f"added {m['added']} stickers {m['signals']}", highlight=False)
+        dup = f", skipped {m['duplicates']} already in the bank" if m["duplicates"] else ""
+        out.print(f"added {m['added']} stickers {m['signals']}{dup}", highlight=False)
         for f in m["failed"]:
             err.print(f"skipped {f['error']['message']}", highlight=False)
 

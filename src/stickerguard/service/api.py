@@ -98,7 +98,7 @@ def add_file(db, bank: str, data: bytes, name: str, settings: Settings, *, note:
     sig = hash_data(data, name, settings, variants=True)
     sticker = Sticker(path=name, name=name, data=data, pack=PackInfo(kind="file", identifier=name, source=name))
     ids: list[int] = []
-    res = add_media(db, bank, [(sticker, sig)], ids_out=ids)
+    res = add_media(db, bank, [(sticker, sig)], ids_out=ids, dedupe=False)  # an explicit add: always a new item
     content_id = ids[0]
     if note is not None:
         update_content(db, bank, content_id, note=note)
