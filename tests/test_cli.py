@@ -99,6 +99,10 @@ def test_bank_lifecycle_and_scan_exit_codes(capsys, db, tmp_path):
     code, out, _ = run(capsys, "bank", "import", "known", CUPPY / "02_Cuppy_lol.webp", SMILE)
     assert code == 0
     assert "added 0 stickers {}, skipped 2 already in the bank" in out
+    # change log: bank created, signals added; pruning keeps the newest row
+    assert run(capsys, "db", "prune-changes", "--older-than-days", "1", "--json")[1] == '{"deleted": 0}\n'
+    assert run(capsys, "db", "prune-changes", "--older-than-days", "0", "--json")[1] == '{"deleted": 1}\n'
+    assert run(capsys, "db", "prune-changes", "--older-than-days", "-1")[0] == 2
 
     code, out, _ = run(capsys, "bank", "show", "known", "--json")
     info = json.loads(out)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from stickerguard.banks import (
-    add_signals, create_bank, delete_bank, delete_content, update_bank, update_content,
+    add_signals, create_bank, delete_bank, delete_content, first_change_id, last_change_id, prune_changes,
+    read_changes, update_bank, update_content,
 )
 from stickerguard.service import LiveIndex
 
@@ -82,6 +83,25 @@ def test_snapshot_is_shared_and_replays_later_changes(web_db, tmp_path):
     third = LiveIndex(web_db, index_dir=tmp_path)
     third.load()
     assert (third.status()["signals"], third.poll()) == (2, 0)
+
+
+def test_pruned_change_log_keeps_the_newest_row_and_stale_snapshots_rebuild(web_db, tmp_path):
+    create_bank(web_db, "p")  # change 1 (bank)
+    add_signals(web_db, "p", [{"pdq": SMILE_PDQ}])  # change 2 (signals)
+    LiveIndex(web_db, index_dir=tmp_path).load()  # snapshot at position 2
+    add_signals(web_db, "p", [{"pdq": LOL_PDQ}])  # change 3
+    add_signals(web_db, "p", [{"md5": MD5}])  # change 4
+    start = first_change_id(web_db)
+    assert last_change_id(web_db) == start + 3
+    assert prune_changes(web_db, older_than=timedelta(days=1)) == 0  # all newer than a day
+    assert prune_changes(web_db, older_than=timedelta(0)) == 3
+    assert [c.id for c in read_changes(web_db, 0)] == [start + 3]
+    assert (first_change_id(web_db), last_change_id(web_db)) == (start + 3, start + 3)
+    # the snapshot (position start+1) missed pruned change start+2: rebuilt, not replayed
+    idx = LiveIndex(web_db, index_dir=tmp_path)
+    idx.load()
+    assert (idx.position, idx.status()["signals"]) == (start + 3, 3)
+    assert _hits(idx, LOL_PDQ) == [("p", 2, 0)] and _hits(idx, MD5, "md5") == [("p", 3, 0)]
 
 
 def test_out_of_order_ids_are_waited_for(web_db):

@@ -15,6 +15,7 @@ Public surface::
     update_content(db, bank, id, *, note=, disabled_until=); delete_content -> n signals
     add_signals(db, bank, [{type: hex}], *, name=, note=) -> (ImportResult, [content ids])
     log_change / read_changes / last_change_id / Change / CHANNEL   # change log (servers)
+    prune_changes(db, older_than=timedelta) / first_change_id       # change-log upkeep
     FORMATS: {"lines", "te-csv", "csv"} -> HashListFormat;  detect_format(path)
     HashRecord, HashListFormat, BankInfo, ImportResult, BankSignalRow
 
@@ -32,7 +33,7 @@ from .formats import (
     detect_format,
     get_format,
 )
-from .changes import CHANNEL, Change, last_change_id, log_change, read_changes
+from .changes import CHANNEL, Change, first_change_id, last_change_id, log_change, prune_changes, read_changes
 from .content import ContentInfo, add_signals, delete_content, get_content, list_contents, update_content
 from .io import ImportResult, add_media, bank_records, export_hash_list, import_hash_list
 from .ops import (
@@ -53,9 +54,11 @@ __all__ = [
     "add_signals",
     "delete_content",
     "get_content",
+    "first_change_id",
     "last_change_id",
     "list_contents",
     "log_change",
+    "prune_changes",
     "read_changes",
     "update_content",
     "FORMATS",

@@ -9,9 +9,10 @@ it is committed. On PostgreSQL the insert also runs ``pg_notify('stickerguard_ch
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from ..store.db import Database
@@ -56,8 +57,6 @@ def log_change(
     """
     if kind not in KINDS:
         raise ValueError(f"unknown change kind {kind!r}; known: {', '.join(KINDS)}")
-    from datetime import datetime, timezone
-
     change_id = s.execute(
         insert(ChangeLog)
         .values(kind=kind, bank_id=bank_id, content_id=content_id, first_signal_id=first_signal_id,
@@ -82,9 +81,34 @@ def read_changes(db: Database, after_id: int, *, limit: int = 10_000, skip: Sequ
         ]
 
 
+def prune_changes(db: Database, *, older_than: timedelta) -> int:
+    """Delete change-log rows created more than ``older_than`` ago; returns rows deleted.
+
+    The newest row is always kept, so change ids never go backwards (SQLite may reuse
+    the highest id of an emptied table). A follower that keeps up is never affected: it
+    has applied those rows within seconds. A matcher snapshot older than the oldest
+    remaining row cannot be brought up to date from the log and is rebuilt instead
+    (see :func:`first_change_id`). Raises ValueError for a negative ``older_than``.
+    """
+    if older_than < timedelta(0):
+        raise ValueError(f"older_than must not be negative, got {older_than}")
+    cutoff = datetime.now(timezone.utc) - older_than
+    with db.session() as s:
+        newest = s.scalar(select(func.max(ChangeLog.id)))
+        if newest is None:
+            return 0
+        res = s.execute(delete(ChangeLog).where(ChangeLog.created_at < cutoff, ChangeLog.id < newest))
+        return int(res.rowcount or 0)
+
+
+def first_change_id(db: Database) -> int:
+    """The lowest change-log id still stored (0 when the log is empty). A matcher whose
+    position is below ``first_change_id(db) - 1`` missed pruned changes."""
+    with db.session() as s:
+        return int(s.scalar(select(func.coalesce(func.min(ChangeLog.id), 0))))
+
+
 def last_change_id(db: Database) -> int:
     """The highest change-log id committed so far (0 when the log is empty)."""
-    from sqlalchemy import func
-
     with db.session() as s:
         return int(s.scalar(select(func.coalesce(func.max(ChangeLog.id), 0))))

@@ -1,4 +1,4 @@
-"""``stickerguard serve``, ``stickerguard token create|list|revoke`` and ``stickerguard db upgrade``."""
+"""``stickerguard serve``, ``stickerguard token create|list|revoke`` and ``stickerguard db upgrade|prune-changes``."""
 
 from __future__ import annotations
 
@@ -122,3 +122,26 @@ def db_upgrade(db: DbOpt = None) -> None:
     except Exception as exc:  # noqa: BLE001
         raise _fail(exc) from None
     out.print("database is at the latest revision", highlight=False)
+
+
+@db_app.command("prune-changes")
+def db_prune_changes(
+    older_than_days: Annotated[float, typer.Option("--older-than-days", min=0.0,
+                                                   help="Delete change-log rows older than this many days.")] = 7.0,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete old change-log rows (servers follow the log within seconds; the newest row
+    is kept). A saved index snapshot older than what remains is rebuilt at start."""
+    from datetime import timedelta
+
+    from ..banks import prune_changes
+
+    try:
+        n = prune_changes(_open(db), older_than=timedelta(days=older_than_days))
+    except StickerguardError as exc:
+        raise _fail(exc, as_json) from None
+    if as_json:
+        print(json.dumps({"deleted": n}))
+    else:
+        out.print(f"deleted {n} change-log rows older than {older_than_days:g} days", highlight=False)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from ..banks import CHANNEL, Change, iter_bank_signals, last_change_id, read_changes
+from ..banks import CHANNEL, Change, first_change_id, iter_bank_signals, last_change_id, read_changes
 from ..match import Match, Matcher
 from ..store.db import Database
 from ..store.models import BankContent
@@ -104,9 +104,11 @@ class LiveIndex:
             if path.exists():
                 try:
                     matcher = Matcher.load(path)
-                    if isinstance(matcher.position, int) and matcher.position <= last_change_id(self.db):
-                        return matcher, matcher.position
-                    log.warning("index snapshot %s is ahead of the database: rebuilding", path)
+                    pos = matcher.position
+                    if isinstance(pos, int) and first_change_id(self.db) - 1 <= pos <= last_change_id(self.db):
+                        return matcher, pos
+                    log.warning("index snapshot %s is ahead of the database, or older than its pruned "
+                                "change log: rebuilding", path)
                 except (ValueError, OSError, KeyError):
                     log.exception("index snapshot %s unreadable: rebuilding", path)
             matcher, position = self._build()
