@@ -1,20 +1,26 @@
-"""PDQ bit-identical to ``pdqhash`` (Meta's C++ via Cython), compiled with numba, ~6x faster.
+"""PDQ bit-identical to ``pdqhash`` (Meta's C++ via Cython), compiled with numba, ~15x faster.
 
-Why: hashing a 512x512 sticker with ``pdqhash.compute_dihedral`` costs ~6.5 ms, of
-which ~2.3 ms is the binding's float64 numpy luma, ~0.5 ms its Python bit unpacking
-and most of the rest Meta's Jarosz box filter walking columns with a 2 KB stride.
-This module computes the same float32 arithmetic, in the same order, with numba
-kernels that read RGB or RGBA pixels directly (no ``convert("RGB")`` copy) and walk
-memory in order. Measured per 512x512 frame: see docs/bench/hash.md.
+Why hand-rolled: hashing a 512x512 sticker with ``pdqhash.compute_dihedral`` costs
+~6.5 ms, of which ~2.3 ms is the binding's float64 numpy luma, ~0.5 ms its Python bit
+unpacking and most of the rest Meta's Jarosz box filter, whose row passes are one long
+chain of dependent float additions per row. This module computes the same float32
+arithmetic, in the same order per output value, with numba kernels that read RGBA as
+32-bit words (no ``convert("RGB")`` copy) and run each row pass on ``STRIP`` rows at
+once (SIMD across rows). Measured per 512x512 frame: see docs/bench/hash.md.
 
 Exactness (asserted in tests/test_signals.py on Meta's reference images, every frame
-of tests/data and random images of many sizes, against ``pdqhash`` itself):
+of tests/data and random images of many sizes, against ``pdqhash`` itself). Every
+output value goes through exactly the float operations pdqhash performs, in the same
+order; only the order in which *independent* values are computed differs:
 
-* luma: ``float32(R*0.299 + G*0.587 + B*0.114)`` summed in float64 left to right, as
-  the binding's numpy expression does (table lookups of the exact float64 products);
+* luma: ``float32(R*0.299 + G*0.587 + B*0.114)`` computed in float64 left to right,
+  as the binding's numpy expression does (tested on all 2^24 colours);
 * Jarosz tent filter: Meta's ``box1DFloat`` running sum (``sum += in[r]; sum -= in[l];
   out = sum / count`` in float32, 4 phases), rows then columns, 2 passes;
-  window ``(old + 127) // 128``; decimation at ``int((i + 0.5) * n / 64)``;
+  window ``(old + 127) // 128``; decimation at ``int((i + 0.5) * n / 64)``. A row
+  pass copies ``STRIP`` rows into a transposed scratch block and advances their
+  ``STRIP`` independent running sums together; the last column pass runs only on the
+  64 decimated columns (every row still goes through every addition);
 * 64x64 input: ``compute`` copies it unfiltered, ``compute_dihedral`` filters it
   with window 1 (which is not exactly the identity in float32): both reproduced;
 * DCT: ``T = D A``, ``B = T D^T`` with float32 sums in k order, ``D`` from float64
@@ -23,23 +29,24 @@ of tests/data and random images of many sizes, against ``pdqhash`` itself):
 * quality: Meta's gradient sum ``int((u - v) * 100 / 255)`` in float32, / 90, <= 100;
 * images under 5 px on a side: all-zero hash, quality 0.
 
-numba compiles the five kernels on first use (about 5 s; 15 s on a loaded 2-core box)
+numba compiles the kernels on first use (a few seconds; more on a loaded 2-core box)
 and caches the machine code next to this file (``cache=True``; later processes load it
 in ~0.3 s). No ``fastmath``: no FMA contraction or reassociation.
 """
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numba import njit
 
 #: Smallest side PDQ hashes (Meta's ``MIN_HASHABLE_DIM``); smaller -> zeros, quality 0.
 MIN_HASHABLE_DIM = 5
-
-# Exact float64 products of the binding's luma expression, indexed by channel value.
-_LUT_R = np.arange(256, dtype=np.float64) * 0.299
-_LUT_G = np.arange(256, dtype=np.float64) * 0.587
-_LUT_B = np.arange(256, dtype=np.float64) * 0.114
+#: Rows filtered together in a row pass (4 AVX-512 / 8 AVX2 float32 vectors).
+STRIP = 64
+# Columns per block when transposing rows into the strip buffer (compile-time bound).
+_TILE = 16
 
 
 def _dct_matrix() -> np.ndarray:
@@ -51,58 +58,121 @@ def _dct_matrix() -> np.ndarray:
 
 
 _DCT = _dct_matrix()
+_DCT_T = np.ascontiguousarray(_DCT.T)
 
 
 @njit(cache=True, nogil=True)
-def _luma(img, lut_r, lut_g, lut_b):  # pragma: no cover - compiled
+def _luma(img):  # pragma: no cover - compiled
+    """float32 (h, w) luma of a uint8 (h, w, 3|4) array, the binding's float64 formula."""
     h, w = img.shape[0], img.shape[1]
     out = np.empty((h, w), np.float32)
     for i in range(h):
         for j in range(w):
-            out[i, j] = np.float32(lut_r[img[i, j, 0]] + lut_g[img[i, j, 1]] + lut_b[img[i, j, 2]])
+            out[i, j] = np.float32(np.float64(img[i, j, 0]) * 0.299 + np.float64(img[i, j, 1]) * 0.587
+                                   + np.float64(img[i, j, 2]) * 0.114)
     return out
 
 
 @njit(cache=True, nogil=True)
-def _box_rows(x, out, w):  # pragma: no cover - compiled
-    """Meta's box1DFloat along every row of ``x`` (n, m) into ``out``."""
+def _luma_words(px):  # pragma: no cover - compiled
+    """Same luma from RGBA pixels viewed as little-endian uint32 words (h, w): vectorises."""
+    h, w = px.shape
+    out = np.empty((h, w), np.float32)
+    for i in range(h):
+        x = px[i]
+        o = out[i]
+        for j in range(w):
+            v = x[j]
+            o[j] = np.float32(np.float64(v & 0xFF) * 0.299 + np.float64((v >> 8) & 0xFF) * 0.587
+                              + np.float64((v >> 16) & 0xFF) * 0.114)
+    return out
+
+
+@njit(nogil=True, inline="always")
+def _load_strip(x, i0, buf):  # pragma: no cover - compiled
+    """buf[j, k] = x[i0 + k, j] for the rows of this strip; returns how many rows."""
     n, m = x.shape
+    bn = min(STRIP, n - i0)
+    m16 = m - m % _TILE
+    if bn == STRIP:
+        for j0 in range(0, m16, _TILE):
+            for k in range(STRIP):
+                xr = x[i0 + k]
+                for j in range(j0, j0 + _TILE):
+                    buf[j, k] = xr[j]
+        for j in range(m16, m):
+            for k in range(STRIP):
+                buf[j, k] = x[i0 + k, j]
+    else:
+        for k in range(bn):
+            for j in range(m):
+                buf[j, k] = x[i0 + k, j]
+    return bn
+
+
+@njit(nogil=True, inline="always")
+def _store_strip(obuf, i0, bn, out):  # pragma: no cover - compiled
+    """out[i0 + k, j] = obuf[j, k] for k < bn."""
+    m = out.shape[1]
+    m16 = m - m % _TILE
+    if bn == STRIP:
+        for j0 in range(0, m16, _TILE):
+            for k in range(STRIP):
+                orow = out[i0 + k]
+                for j in range(j0, j0 + _TILE):
+                    orow[j] = obuf[j, k]
+        for j in range(m16, m):
+            for k in range(STRIP):
+                out[i0 + k, j] = obuf[j, k]
+    else:
+        for k in range(bn):
+            for j in range(m):
+                out[i0 + k, j] = obuf[j, k]
+
+
+@njit(nogil=True, inline="always")
+def _box_strip(buf, obuf, m, w):  # pragma: no cover - compiled
+    """Meta's box1DFloat along buf's first axis (length m), for STRIP sequences at once."""
     half = (w + 2) // 2
-    for r in range(n):
-        xr = x[r]
-        orow = out[r]
-        s = np.float32(0.0)
-        cnt = 0
-        ri = 0
-        li = 0
-        oi = 0
-        for _ in range(half - 1):
-            s += xr[ri]
-            cnt += 1
-            ri += 1
-        for _ in range(w - half + 1):
-            s += xr[ri]
-            cnt += 1
-            orow[oi] = s / np.float32(cnt)
-            ri += 1
-            oi += 1
+    s = np.zeros(STRIP, np.float32)
+    cnt = 0
+    ri = 0
+    li = 0
+    oi = 0
+    for _ in range(half - 1):
+        for k in range(STRIP):
+            s[k] += buf[ri, k]
+        cnt += 1
+        ri += 1
+    for _ in range(w - half + 1):
+        cnt += 1
         c = np.float32(cnt)
-        for _ in range(m - w):
-            s += xr[ri]
-            s -= xr[li]
-            orow[oi] = s / c
-            ri += 1
-            li += 1
-            oi += 1
-        for _ in range(half - 1):
-            s -= xr[li]
-            cnt -= 1
-            orow[oi] = s / np.float32(cnt)
-            li += 1
-            oi += 1
+        for k in range(STRIP):
+            s[k] += buf[ri, k]
+            obuf[oi, k] = s[k] / c
+        ri += 1
+        oi += 1
+    c = np.float32(cnt)
+    for _ in range(m - w):
+        for k in range(STRIP):
+            v = s[k] + buf[ri, k]
+            v = v - buf[li, k]
+            s[k] = v
+            obuf[oi, k] = v / c
+        ri += 1
+        li += 1
+        oi += 1
+    for _ in range(half - 1):
+        cnt -= 1
+        c = np.float32(cnt)
+        for k in range(STRIP):
+            s[k] -= buf[li, k]
+            obuf[oi, k] = s[k] / c
+        li += 1
+        oi += 1
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True, inline="always")
 def _box_cols(x, out, w):  # pragma: no cover - compiled
     """Meta's box1DFloat down every column of ``x`` (n, m), vectorised across columns."""
     n, m = x.shape
@@ -145,32 +215,96 @@ def _box_cols(x, out, w):  # pragma: no cover - compiled
         oi += 1
 
 
-def _downsample64(lum: np.ndarray) -> np.ndarray:
-    """Two Jarosz passes (rows, columns) and decimation to 64x64, as pdqhash does.
+@njit(cache=True, nogil=True)
+def _downsample(lum, rows, cols):  # pragma: no cover - compiled
+    """Two Jarosz passes (rows, columns) and 64x64 decimation, as pdqhash does.
 
-    ``lum`` float32 (h, w) -> float32 (64, 64). The kernels are called from Python
-    (a few microseconds each) so that numba compiles each once (nested njit calls are
-    re-optimised inside every caller: 3x the cold compile time).
+    ``lum`` float32 (n, m) (overwritten: reused as scratch), ``rows``/``cols`` int64
+    (64,) decimation indices -> float32 (64, 64).
     """
-    nr, nc = lum.shape
-    w_rows = (nc + 127) // 128
-    w_cols = (nr + 127) // 128
-    a = np.empty_like(lum)
-    b = np.empty_like(lum)
-    _box_rows(lum, a, w_rows)
-    _box_cols(a, b, w_cols)
-    _box_rows(b, a, w_rows)
-    rows = ((np.arange(64) + 0.5) * nr / 64).astype(np.int64)  # int((i + 0.5) * n / 64), as in C++
-    cols = ((np.arange(64) + 0.5) * nc / 64).astype(np.int64)
-    # The last column pass is only needed at the 64 decimated columns.
-    sel = np.ascontiguousarray(a[:, cols])
-    filt = np.empty_like(sel)
-    _box_cols(sel, filt, w_cols)
-    return np.ascontiguousarray(filt[rows])
+    n, m = lum.shape
+    w_rows = (m + 127) // 128
+    w_cols = (n + 127) // 128
+    buf = np.zeros((m, STRIP), np.float32)
+    obuf = np.zeros((m, STRIP), np.float32)
+    p1 = np.empty((n, m), np.float32)
+    for i0 in range(0, n, STRIP):
+        bn = _load_strip(lum, i0, buf)
+        _box_strip(buf, obuf, m, w_rows)
+        _store_strip(obuf, i0, bn, p1)
+    p2 = lum
+    _box_cols(p1, p2, w_cols)
+    p3 = np.empty((n, 64), np.float32)  # second row pass, kept at the decimated columns only
+    for i0 in range(0, n, STRIP):
+        bn = _load_strip(p2, i0, buf)
+        _box_strip(buf, obuf, m, w_rows)
+        for c in range(64):
+            src = obuf[cols[c]]
+            for k in range(bn):
+                p3[i0 + k, c] = src[k]
+    p4 = np.empty((n, 64), np.float32)
+    _box_cols(p3, p4, w_cols)
+    a = np.empty((64, 64), np.float32)
+    for r in range(64):
+        for c in range(64):
+            a[r, c] = p4[rows[r], c]
+    return a
 
 
 @njit(cache=True, nogil=True)
-def _quality(a):  # pragma: no cover - compiled
+def _signals(a, d, dt, nvar, out):  # pragma: no cover - compiled
+    """DCT, the first ``nvar`` dihedral variants' bits into ``out`` (nvar, 32), quality.
+
+    ``a`` float32 (64, 64); ``d`` the (16, 64) DCT matrix, ``dt`` its transpose. Each
+    DCT output is ``sum_k`` in k order from 0.0, as Meta's ``dct64To16``. ``out[v]``
+    holds the 256-bit hash big-endian: bit 255 - q is set when coefficient q of the
+    variant is above its median (the 128th smallest of 256). Returns the quality.
+    """
+    t = np.zeros((16, 64), np.float32)
+    for i in range(16):
+        ti = t[i]
+        for k in range(64):
+            dik = d[i, k]
+            ak = a[k]
+            for j in range(64):
+                ti[j] += dik * ak[j]
+    b = np.zeros((16, 16), np.float32)
+    for i in range(16):
+        bi = b[i]
+        for k in range(64):
+            tik = t[i, k]
+            dk = dt[k]
+            for j in range(16):
+                bi[j] += tik * dk[j]
+    flat = np.empty(256, np.float32)
+    for v in range(nvar):
+        # Meta's dct16OriginalTo*: sign flips of odd rows/columns and transposes.
+        for i in range(16):
+            for j in range(16):
+                if v == 0:
+                    x = b[i, j]
+                elif v == 1:
+                    x = b[j, i] if i & 1 else -b[j, i]
+                elif v == 2:
+                    x = -b[i, j] if (i + j) & 1 else b[i, j]
+                elif v == 3:
+                    x = b[j, i] if j & 1 else -b[j, i]
+                elif v == 4:
+                    x = b[i, j] if i & 1 else -b[i, j]
+                elif v == 5:
+                    x = b[i, j] if j & 1 else -b[i, j]
+                elif v == 6:
+                    x = b[j, i]
+                else:
+                    x = -b[j, i] if (i + j) & 1 else b[j, i]
+                flat[i * 16 + j] = x
+        median = np.sort(flat)[127]
+        for byte in range(32):
+            acc = 0
+            for p in range(8):
+                if flat[255 - 8 * byte - p] > median:
+                    acc |= 1 << (7 - p)
+            out[v, byte] = acc
     total = 0
     f100 = np.float32(100.0)
     f255 = np.float32(255.0)
@@ -183,69 +317,24 @@ def _quality(a):  # pragma: no cover - compiled
     return min(total // 90, 100)
 
 
-@njit(cache=True, nogil=True)
-def _dct16(a, d):  # pragma: no cover - compiled
-    t = np.empty((16, 64), np.float32)
-    for i in range(16):
-        for j in range(64):
-            acc = np.float32(0.0)
-            for k in range(64):
-                acc += d[i, k] * a[k, j]
-            t[i, j] = acc
-    out = np.empty((16, 16), np.float32)
-    for i in range(16):
-        for j in range(16):
-            acc = np.float32(0.0)
-            for k in range(64):
-                acc += t[i, k] * d[j, k]
-            out[i, j] = acc
-    return out
+def _decimation(n: int) -> np.ndarray:
+    return ((np.arange(64) + 0.5) * n / 64).astype(np.int64)  # int((i + 0.5) * n / 64), as in C++
 
 
-_ODD = (np.arange(16) & 1).astype(bool)
-_SIGN_ODD = np.where(_ODD, 1, -1).astype(np.float32)  # +1 at odd indices, -1 at even
-_CHECKER = (np.add.outer(np.arange(16), np.arange(16)) & 1).astype(bool)
-
-
-def _dihedral(b: np.ndarray) -> np.ndarray:
-    """The 8 DCT-domain dihedral variants of ``b`` (16x16) in Meta's order (pdqhashing.cpp).
-
-    Returns float32 (8, 16, 16): identity, rot90, rot180, rot270, flip_x, flip_y,
-    flip_plus1, flip_minus1 (``dct16OriginalTo*``: sign flips and transposes).
-    """
-    rot180 = np.where(_CHECKER, -b, b)
-    return np.stack([
-        b,
-        (b * _SIGN_ODD[None, :]).T,
-        rot180,
-        (b * _SIGN_ODD[:, None]).T,
-        b * _SIGN_ODD[:, None],
-        b * _SIGN_ODD[None, :],
-        b.T,
-        rot180.T,
-    ])
-
-
-def _hex(variants: np.ndarray) -> list[str]:
-    """(k, 16, 16) DCT outputs -> k hashes: bit i*16+j set when above the median.
-
-    The median is the 128th smallest of the 256 values (what Meta's Torben selection
-    returns for n = 256); the 256-bit number is written big-endian, as pdqhash's hex.
-    """
-    flat = variants.reshape(len(variants), 256)
-    median = np.partition(flat, 127, axis=1)[:, 127:128]
-    bits = (flat > median)[:, ::-1]
-    return [row.tobytes().hex() for row in np.packbits(bits, axis=1)]
-
-
-def _hash(img: np.ndarray, dihedral: bool) -> tuple[list[str], int]:
-    lum = _luma(img, _LUT_R, _LUT_G, _LUT_B)
-    if lum.shape == (64, 64) and not dihedral:
+def _hash(img: np.ndarray, nvar: int) -> tuple[list[str], int]:
+    h, w = img.shape[0], img.shape[1]
+    if img.shape[2] == 4 and sys.byteorder == "little":  # R is the low byte of each word
+        lum = _luma_words(img.view(np.uint32).reshape(h, w))
+    else:
+        lum = _luma(img)
+    if (h, w) == (64, 64) and nvar == 1:
         a = lum  # pdqFloat256FromFloatLuma copies a 64x64 input unfiltered
     else:
-        a = _downsample64(lum)
-    b = _dct16(a, _DCT)
-    return _hex(_dihedral(b) if dihedral else b[None]), int(_quality(a))
+        a = _downsample(lum, _decimation(h), _decimation(w))
+    out = np.empty((nvar, 32), np.uint8)
+    quality = _signals(a, _DCT, _DCT_T, nvar, out)
+    text = out.tobytes().hex()
+    return [text[64 * v: 64 * v + 64] for v in range(nvar)], int(quality)
 
 
 def _pixels(array: np.ndarray) -> np.ndarray:
@@ -268,7 +357,7 @@ def pdq_hex(array: np.ndarray) -> tuple[str, int]:
     a = _pixels(array)
     if a.shape[0] < MIN_HASHABLE_DIM or a.shape[1] < MIN_HASHABLE_DIM:
         return "0" * 64, 0
-    hashes, quality = _hash(a, False)
+    hashes, quality = _hash(a, 1)
     return hashes[0], quality
 
 
@@ -283,5 +372,5 @@ def pdq_hex_dihedral(array: np.ndarray) -> tuple[tuple[str, ...], int]:
     a = _pixels(array)
     if a.shape[0] < MIN_HASHABLE_DIM or a.shape[1] < MIN_HASHABLE_DIM:
         return ("0" * 64,) * 8, 0
-    hashes, quality = _hash(a, True)
+    hashes, quality = _hash(a, 8)
     return tuple(hashes), quality
