@@ -42,9 +42,16 @@ SYSTEMS = {
 
 
 def _proc_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by process ``pid`` (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds used so far by every thread of process ``pid``, from
+    ``/proc/PID/task/*/schedstat`` (nanoseconds; ``/proc/PID/stat`` counts 10 ms ticks,
+    too coarse for a ~3 ms file)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            total += int(Path(f"/proc/{pid}/task/{task}/schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):  # a thread that just exited
+            pass
+    return total / 1e9
 
 
 def round_robin(fns: dict, paths: list[Path], rounds: int, pids=lambda: []) -> dict[str, dict]:
@@ -52,41 +59,48 @@ def round_robin(fns: dict, paths: list[Path], rounds: int, pids=lambda: []) -> d
 
     Per pass: wall-clock and CPU time of this process plus the pool's workers (``pids()``),
     so that work done in a worker counts. Returns name -> {files_per_s, ms_per_file (CPU,
-    median round), wall_files_per_s, wall_ms_per_file (median round), hashes, errors, error}.
+    median round), parent_ms_per_file / worker_ms_per_file (the same split by process,
+    medians), wall_files_per_s, wall_ms_per_file (median round), hashes, errors, error}.
     """
     cpu = {n: [] for n in fns}
+    own = {n: [] for n in fns}
     wall = {n: [] for n in fns}
     errors = {n: 0 for n in fns}
     first: dict[str, str] = {}
 
-    def cpu_now() -> float:
-        return time.process_time() + sum(_proc_cpu(pid) for pid in pids())
+    def workers_now() -> float:
+        return sum(_proc_cpu(pid) for pid in pids())
 
     for fn in fns.values():  # warm up
         for p in paths[:2]:
             fn(p)
     for _ in range(rounds):
         for name, fn in fns.items():
-            c0, t0 = cpu_now(), time.perf_counter()
+            w0, c0, t0 = workers_now(), time.process_time(), time.perf_counter()
             for p in paths:
                 try:
                     fn(p)
                 except Exception as exc:  # noqa: BLE001 - counted and reported
                     errors[name] += 1
                     first.setdefault(name, f"{type(exc).__name__}: {exc}"[:120])
-            cpu[name].append(cpu_now() - c0)
             wall[name].append(time.perf_counter() - t0)
+            own[name].append(time.process_time() - c0)
+            cpu[name].append(own[name][-1] + workers_now() - w0)
     out = {}
     for name in fns:
-        c, w = statistics.median(cpu[name]), statistics.median(wall[name])
+        c, w, o = statistics.median(cpu[name]), statistics.median(wall[name]), statistics.median(own[name])
         out[name] = {"files_per_s": len(paths) / c, "ms_per_file": 1000 * c / len(paths),
+                     "parent_ms_per_file": 1000 * o / len(paths),
+                     "worker_ms_per_file": 1000 * (statistics.median([a - b for a, b in zip(cpu[name], own[name])]))
+                     / len(paths),
                      "wall_files_per_s": len(paths) / w, "wall_ms_per_file": 1000 * w / len(paths),
                      "hashes": len(paths) * rounds, "errors": errors[name], "error": first.get(name)}
     return out
 
 
-def single_core(rounds: int, animated_rounds: int, animated_files: int = 21) -> tuple[dict, dict, int]:
-    """Round-robin rows for static and animated WebPs on one pinned CPU (see module doc)."""
+def single_core(rounds: int, animated_rounds: int, animated_files: int = 21) -> tuple[dict, dict, int, dict]:
+    """Round-robin rows for static and animated WebPs on one pinned CPU (see module doc),
+    plus the round trip of a rejected file and scan()'s CPU per file (:func:`floors`)."""
     from threatexchange.signal_type.pdq.signal import PdqSignal
 
     from stickerguard.isolate import DecoderPool
@@ -104,9 +118,55 @@ def single_core(rounds: int, animated_rounds: int, animated_files: int = 21) -> 
                 "pool_1_worker": lambda p: pool.hash(p.read_bytes(), name=str(p)),
             }
             return (round_robin(fns, static, rounds, pool.pids),
-                    round_robin(fns, animated, animated_rounds, pool.pids), cpu)
+                    round_robin(fns, animated, animated_rounds, pool.pids), cpu,
+                    floors(pool, max(1, rounds // 4)))
     finally:
         os.sched_setaffinity(0, allowed)
+
+
+def floors(pool, repeat: int) -> dict:
+    """On the pinned core, CPU ms per file (parent, worker) of: the round trip of a
+    12-byte file the worker rejects at once (``unsupported_media``: the protocol and
+    process switches without any decoding), and ``scan`` over the Cuppy folder x
+    ``repeat``, in-process vs through ``pool`` (scan's own path: walk, read, submit)."""
+    from stickerguard.errors import UnsupportedMedia
+    from stickerguard.match.scan import scan
+
+    def measure(fn, n: int) -> dict:
+        w0, c0 = sum(_proc_cpu(p) for p in pool.pids()), time.process_time()
+        fn()
+        own = time.process_time() - c0
+        worker = sum(_proc_cpu(p) for p in pool.pids()) - w0
+        return {"parent_ms": 1000 * own / n, "worker_ms": 1000 * worker / n, "ms": 1000 * (own + worker) / n}
+
+    def rejects(n: int) -> None:
+        for _ in range(n):
+            try:
+                pool.hash(b"not a sticker", name="x.webp")
+            except UnsupportedMedia:
+                pass
+
+    rejects(20)
+    n_scan = len(list(scan([PACKS / "1"] * repeat, pool=pool, workers=1)))
+    out = {"round_trip": measure(lambda: rejects(200 * repeat), 200 * repeat), "scan_files": n_scan}
+    out["scan_in_process"] = measure(lambda: list(scan([PACKS / "1"] * repeat, isolate=False)), n_scan)
+    out["scan_pool"] = measure(lambda: list(scan([PACKS / "1"] * repeat, pool=pool, workers=1)), n_scan)
+    return out
+
+
+def single_core_same_allocator(rounds: int, animated_rounds: int, animated_files: int) -> dict:
+    """:func:`single_core` in a child interpreter started with the workers' glibc malloc
+    settings (``isolate.pool.WORKER_MALLOC_ENV``), so that in-process and pool rows differ
+    by isolation alone. Returns {"static", "animated", "floors"}."""
+    import subprocess
+
+    from stickerguard.isolate.pool import WORKER_MALLOC_ENV
+
+    env = {**os.environ, **WORKER_MALLOC_ENV}
+    cmd = [sys.executable, "-m", "benchmarks.isolation_bench", "--single-core-json",
+           f"{rounds},{animated_rounds},{animated_files}"]
+    out = subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def scan_throughput(repeat: int) -> list[dict]:
@@ -149,40 +209,67 @@ def lifecycle() -> dict:
     return {"cold_start_s": cold, "crash_to_next_hash_s": replace}
 
 
-def render(res: dict) -> str:
-    """The markdown report (machine, command, tables, ratios, goal status)."""
+def _table(rows: dict) -> list[str]:
+    lines = ["| system | files/s (CPU) | ms/file (CPU) | parent / worker ms | x TE (CPU) | files/s (wall) "
+             "| ms/file (wall) |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, r in rows.items():
+        split = f"{r['parent_ms_per_file']:.2f} / {r['worker_ms_per_file']:.2f}" if name == "pool_1_worker" else "-"
+        lines.append(f"| {SYSTEMS[name]} | {r['files_per_s']:.1f} | {r['ms_per_file']:.2f} | {split} | "
+                     f"{r['files_per_s'] / rows['te_pdq']['files_per_s']:.2f} | {r['wall_files_per_s']:.1f} | "
+                     f"{r['wall_ms_per_file']:.2f} |")
+    return lines + [""]
+
+
+def _floors(fl: dict) -> list[str]:
+    rt, si, sp = fl["round_trip"], fl["scan_in_process"], fl["scan_pool"]
+    return [
+        f"- round trip of a 12-byte file the worker rejects at once (protocol, pipes and process switches, "
+        f"no decoding): {rt['ms']:.3f} ms ({rt['parent_ms']:.3f} / {rt['worker_ms']:.3f});",
+        f"- `scan` of {fl['scan_files']} Cuppy files, in-process: {si['ms']:.2f} ms; through a 1-worker pool: "
+        f"{sp['ms']:.2f} ms ({sp['parent_ms']:.2f} / {sp['worker_ms']:.2f}; the parent walks the folder, reads "
+        f"each file and submits it), {si['ms'] / sp['ms']:.2f}x the in-process rate.",
+    ]
+
+
+def render(res: dict, notes: str = "") -> str:
+    """The markdown report (machine, command, tables, ratios, goal status), followed by
+    ``notes`` (the hand-written ``## Notes`` section of the previous report, kept on rerun)."""
     m = res["machine"]
-    s = res["static"]
+    same = res["same_allocator"]
+    s = same["static"]
     te, ip, pl = s["te_pdq"], s["in_process"], s["pool_1_worker"]
-    overhead = pl["ms_per_file"] - ip["ms_per_file"]
+    d = res["static"]
+    n_anim = res["animated"]["te_pdq"]["hashes"] // res["animated_rounds"]
     lines = [
         "# Isolation overhead (sandboxed decoder pool vs in-process)", "",
         f"Machine: {m['nproc']} CPU ({m['cpu']}), {m['ram']} RAM, {m['platform']}, Python {m['python']}; "
         f"{m['date_utc']}; load average at end {m['load_avg_at_end']:.1f} (shared machine).",
         f"Command: `{res['command']}` ({res['rounds']} rounds; single-core rows pinned to CPU {res['pinned_cpu']}, "
         "the worker inherits the pin).", "",
-        "CPU columns: CPU time of the benchmark process plus its pool worker (from /proc), median round: "
-        "what a file costs, robust to other jobs on this shared machine. Wall columns: elapsed time, "
+        "CPU columns: CPU time of the benchmark process plus its pool worker (worker from "
+        "/proc/PID/task/*/schedstat, ns), median round: what a file costs, robust to other jobs on this "
+        "shared machine; split into the parent's and the worker's share. Wall columns: elapsed time, "
         "which on a loaded machine includes waiting for the CPU.", "",
-    ]
-    n_anim = res["animated"]["te_pdq"]["hashes"] // res["animated_rounds"]
-    for key, title in (("static", "25 static 512x512 WebP (Cuppy)"), ("animated", f"{n_anim} animated WebP (pack 2)")):
-        rows = res[key]
-        lines += [f"## {title}, one core", "",
-                  "| system | files/s (CPU) | ms/file (CPU) | x TE (CPU) | files/s (wall) | ms/file (wall) |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for name, r in rows.items():
-            lines.append(f"| {SYSTEMS[name]} | {r['files_per_s']:.1f} | {r['ms_per_file']:.2f} | "
-                         f"{r['files_per_s'] / rows['te_pdq']['files_per_s']:.2f} | {r['wall_files_per_s']:.1f} | "
-                         f"{r['wall_ms_per_file']:.2f} |")
-        lines.append("")
-    lines += [
-        f"Static stickers: isolation costs **{overhead:.2f} ms of CPU per file** (wall clock "
-        f"{pl['wall_ms_per_file'] - ip['wall_ms_per_file']:.2f} ms) "
-        f"({pl['files_per_s'] / ip['files_per_s']:.2f}x the in-process rate); with isolation on, "
-        f"stickerguard is **{pl['files_per_s'] / te['files_per_s']:.2f}x** python-threatexchange "
-        f"(goal {GOAL_RATIO:g}x; in-process {ip['files_per_s'] / te['files_per_s']:.2f}x) and hashes "
-        f"{pl['files_per_s']:.0f} files/s on one core (goal {GOAL_PER_SECOND:g}).", "",
+        "Workers run with glibc malloc settings that keep frame buffers on the heap "
+        "(`isolate.pool.WORKER_MALLOC_ENV`). The first tables run the scanner process with the same "
+        "settings (a child interpreter), so in-process and pool differ by isolation alone; the last "
+        "ones run it with glibc's defaults, as `scan(isolate=False)` does.", "",
+        f"Static stickers: isolation costs **{pl['ms_per_file'] - ip['ms_per_file']:.2f} ms of CPU per file** "
+        f"(parent {pl['parent_ms_per_file']:.2f} ms; worker {pl['worker_ms_per_file']:.2f} ms vs "
+        f"{ip['ms_per_file']:.2f} ms in-process) and runs at **{pl['files_per_s'] / ip['files_per_s']:.2f}x** the "
+        f"in-process rate; with isolation on, stickerguard is **{pl['files_per_s'] / te['files_per_s']:.2f}x** "
+        f"python-threatexchange (goal {GOAL_RATIO:g}x; in-process {ip['files_per_s'] / te['files_per_s']:.2f}x) "
+        f"and hashes {pl['files_per_s']:.0f} files/s on one core (goal {GOAL_PER_SECOND:g}). With glibc's "
+        f"default settings in the scanner, in-process hashing takes {d['in_process']['ms_per_file']:.2f} ms and "
+        f"the pool {d['pool_1_worker']['ms_per_file']:.2f} ms per file.", "",
+        "## Same allocator settings in the scanner and the worker", "",
+        "### 25 static 512x512 WebP (Cuppy), one core", "", *_table(s),
+        f"### {n_anim} animated WebP (pack 2), one core", "", *_table(same["animated"]),
+        "### Where the time goes (one core, CPU ms per file: parent / worker)", "", *_floors(same["floors"]), "",
+        "## glibc default settings in the scanner (workers unchanged)", "",
+        "### 25 static 512x512 WebP (Cuppy), one core", "", *_table(d),
+        f"### {n_anim} animated WebP (pack 2), one core", "", *_table(res["animated"]),
+        *_floors(res["floors"]), "",
         "## scan(), all cores", "", "| mode | workers | files | files/s |", "|---|---:|---:|---:|"]
     for r in res["scan"]:
         lines.append(f"| {r['mode']} | {r['workers']} | {r['files']} | {r['files_per_s']:.1f} |")
@@ -192,23 +279,35 @@ def render(res: dict) -> str:
               "(imports + warm-up, once per worker);",
               f"- worker killed by SIGABRT to the next file hashed by its replacement: "
               f"{lc['crash_to_next_hash_s']:.2f} s (only that worker's queue waits; the others go on).", ""]
+    if notes:
+        lines += [notes.rstrip(), ""]
     return "\n".join(lines)
 
 
 def plot(res: dict, path: Path) -> None:
-    """Bar chart: ms per file per system, static and animated rows."""
+    """Bar chart: CPU ms per file per system, static and animated, with the scanner on the
+    workers' allocator settings and on glibc's defaults; pool bars split parent / worker."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    colors = {"te_pdq": "#888", "in_process": "#4a7", "pool_1_worker": "#37b"}
     for ax, key in zip(axes, ("static", "animated")):
-        rows = res[key]
-        names = list(rows)
-        ax.bar(names, [rows[n]["ms_per_file"] for n in names], color=["#888", "#4a7", "#37b"])
+        for g, (label, rows) in enumerate((("same allocator", res["same_allocator"][key]), ("glibc default", res[key]))):
+            for i, name in enumerate(rows):
+                x, r = g * 4 + i, rows[name]
+                if name == "pool_1_worker":
+                    ax.bar(x, r["worker_ms_per_file"], color=colors[name], label="pool: worker" if g == 0 else None)
+                    ax.bar(x, r["parent_ms_per_file"], bottom=r["worker_ms_per_file"], color="#e83",
+                           label="pool: parent" if g == 0 else None)
+                else:
+                    ax.bar(x, r["ms_per_file"], color=colors[name], label=SYSTEMS[name].split(" (")[0] if g == 0 else None)
+        ax.set_xticks([1, 5], ["scanner on workers' malloc settings", "scanner on glibc defaults"], fontsize=8)
         ax.set_title(f"{key} WebP, one core")
         ax.set_ylabel("CPU ms per file (median round)")
+        ax.legend(fontsize=7)
     fig.suptitle(f"Isolation overhead - {res['machine']['cpu']} - {res['machine']['date_utc']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -221,26 +320,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="2 rounds, small scan (< 60 s)")
     ap.add_argument("--rounds", type=int, default=None, help="passes over the 25 static files (default 20)")
     ap.add_argument("--out", type=Path, default=None, help="output folder (default docs/bench)")
+    ap.add_argument("--single-core-json", default=None, help=argparse.SUPPRESS)  # child of single_core_same_allocator
     args = ap.parse_args(argv)
     os.environ.update({v: "1" for v in THREAD_VARS})
+    if args.single_core_json:
+        static, animated, _, floor = single_core(*(int(x) for x in args.single_core_json.split(",")))
+        print(json.dumps({"static": static, "animated": animated, "floors": floor}))
+        return 0
     rounds = args.rounds or (2 if args.quick else 20)
     out = args.out or (ROOT / "docs" / "bench" / ("quick" if args.quick else ""))
     start = time.perf_counter()
-    static, animated, cpu = single_core(rounds, 1 if args.quick else 3, 5 if args.quick else 21)
+    plan = (rounds, 1 if args.quick else 3, 5 if args.quick else 21)
+    static, animated, cpu, floor = single_core(*plan)
+    same = single_core_same_allocator(*plan)
     res = {
         "machine": machine_info(),
         "command": "python -m benchmarks isolation" + (" --quick" if args.quick else "")
         + (f" --rounds {args.rounds}" if args.rounds else ""),
         "rounds": rounds, "animated_rounds": 1 if args.quick else 3, "pinned_cpu": cpu, "static": static, "animated": animated,
+        "floors": floor, "same_allocator": same,
         "scan": scan_throughput(1 if args.quick else 8),
         "lifecycle": lifecycle(),
     }
     res["seconds"] = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
     (out / "isolation.json").write_text(json.dumps(res, indent=1))
-    (out / "isolation.md").write_text(render(res))
+    md = out / "isolation.md"
+    old = md.read_text() if md.exists() else ""
+    notes = old[old.index("## Notes"):] if "## Notes" in old else ""
+    md.write_text(render(res, notes))
     plot(res, out / "isolation.png")
-    print(render(res))
+    print(render(res, notes))
     print(f"wrote {out}/isolation.md, isolation.json, isolation.png in {res['seconds']:.0f} s")
     return 0
 

@@ -13,7 +13,7 @@ from PIL import Image
 
 from stickerguard.errors import LimitExceeded, UnsupportedMedia
 from stickerguard.isolate import DecoderPool, SandboxLimits, WorkerCrashed, WorkerTimeout
-from stickerguard.isolate.protocol import signals_from_wire
+from stickerguard.isolate.protocol import signals_from_wire, signals_to_wire
 from stickerguard.jobs import hash_upload
 from stickerguard.match.scan import ScanSummary, scan
 from stickerguard.media import decode
@@ -121,10 +121,24 @@ def test_cpu_limit_kills_a_spinning_worker() -> None:
         assert err.value.field == "cpu_seconds"
 
 
-def test_malformed_worker_reply_is_a_crash_not_trusted() -> None:
-    with pytest.raises(WorkerCrashed) as err:
-        signals_from_wire({"md5": "not hex", "frames": [{}], "format": "webp"}, "x.webp")
-    assert str(err.value) == "x.webp: decoder worker sent malformed signals: md5 is not lowercase hex of the right length"
+def test_signals_wire_round_trip_and_malformed_bodies_are_crashes(pool: DecoderPool) -> None:
+    sig = hash_bytes(ANIMATED.read_bytes(), name="a.webp", variants=True)
+    body = signals_to_wire(sig)
+    assert signals_from_wire(body, "a.webp") == sig
+    assert len(sig.frames) == 5 and len(sig.frames[0].pdq_dihedral) == 8
+    bad = {
+        "truncated": (body[:-1], f"body is {len(body) - 1} bytes, expected {len(body)}"),
+        "no frames": (body[:85] + b"\0\0", "frame count 0 is out of range"),
+        "short header": (body[:40], "unpack_from requires a buffer of at least 87 bytes"),
+        "non-ascii format": (body[:48] + b"\xffebp" + body[52:], "'ascii' codec can't decode byte 0xff"),
+    }
+    for what, (raw, message) in bad.items():
+        with pytest.raises(WorkerCrashed) as err:
+            signals_from_wire(raw, "x.webp")
+        assert str(err.value).startswith(f"x.webp: decoder worker sent malformed signals: {message}"), what
+    with pytest.raises(WorkerCrashed) as err:  # end to end: a worker's broken reply is not trusted
+        pool.request("garbage", name="g.webp")
+    assert str(err.value) == "g.webp: decoder worker sent malformed signals: body is 117 bytes, expected 143"
 
 
 def _slow_animation() -> bytes:

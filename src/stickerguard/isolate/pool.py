@@ -11,34 +11,44 @@ other workers go on) and the scan or request continues.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import queue
-import select
-import signal
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from PIL import Image
-
 from ..errors import StickerguardError
 from ..media import DEFAULT_LIMITS, DecodedMedia, Frame, Limits
 from ..signals.types import MediaSignals
+from .process import Eof, Timeout, WorkerProcess
 from .protocol import (
-    HEADER,
-    MAX_REPLY_JSON,
+    FATAL,
+    FLAG_VARIANTS,
+    KIND_ERROR,
+    KIND_JSON,
+    KIND_SIGNALS,
+    MAX_REPLY_BODY,
+    OP_DECODE,
+    OP_HASH,
+    OP_TEST,
     WorkerCrashed,
     WorkerTimeout,
-    encode,
+    encode_request,
     error_from_wire,
-    limits_to_wire,
+    options,
     signals_from_wire,
 )
 
-import json
+
+#: glibc settings of every worker: keep frame-sized buffers (< 32 MB) on the heap instead
+#: of a fresh mmap per allocation, and do not return the heap top to the kernel after each
+#: file; otherwise every file page-faults its buffers in again (measured: 2.6 -> 0.4 ms CPU
+#: per 512x512 sticker in 2026-11; 2x the whole hash with the faster hashing of 2026-11-29).
+#: RLIMIT_AS still bounds the total. Overridden by the same variables in the parent's env.
+WORKER_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
 
 
 @dataclass(frozen=True)
@@ -59,95 +69,6 @@ class SandboxLimits:
     timeout_s: float = 10.0
     startup_timeout_s: float = 60.0
     max_jobs: int = 1000
-
-
-class _Worker:
-    """One worker process and its pipes (parent side)."""
-
-    def __init__(self, sandbox: SandboxLimits, env: dict[str, str]) -> None:
-        cmd = [sys.executable, "-m", "stickerguard.isolate.worker",
-               "--memory-bytes", str(sandbox.memory_bytes), "--cpu-seconds", str(sandbox.cpu_seconds)]
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            close_fds=True, env=env, start_new_session=True,
-        )
-        self.fd_in = self.proc.stdout.fileno()
-        self.fd_out = self.proc.stdin.fileno()
-        os.set_blocking(self.fd_out, False)
-        self.ready = False
-        self.jobs = 0
-        self.started = time.monotonic()
-
-    def kill(self) -> None:
-        """SIGKILL the worker and reap it (never raises)."""
-        try:
-            self.proc.kill()
-        except OSError:
-            pass
-        self.close()
-
-    def close(self) -> None:
-        """Close the pipes and reap the process (after it exits)."""
-        for fh in (self.proc.stdin, self.proc.stdout):
-            try:
-                fh.close()
-            except OSError:
-                pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def death(self) -> str:
-        """How the worker died, for messages: ``"killed by SIGSEGV"`` / ``"exited with status 3"``."""
-        try:
-            code = self.proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        if code < 0:
-            try:
-                return f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                return f"killed by signal {-code}"
-        return f"exited with status {code}"
-
-
-class _Timeout(Exception):
-    pass
-
-
-class _Eof(Exception):
-    pass
-
-
-def _read_exact(fd: int, n: int, deadline: float) -> bytes:
-    chunks, left = [], n
-    while left:
-        wait = deadline - time.monotonic()
-        if wait <= 0 or not select.select([fd], [], [], wait)[0]:
-            raise _Timeout
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            raise _Eof
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def _write_all(fd: int, data: bytes, deadline: float) -> None:
-    view = memoryview(data)
-    while view:
-        wait = deadline - time.monotonic()
-        if wait <= 0 or not select.select([], [fd], [], wait)[1]:
-            raise _Timeout
-        try:
-            view = view[os.write(fd, view):]
-        except BrokenPipeError as exc:
-            raise _Eof from exc
-        except BlockingIOError:
-            continue
 
 
 class DecoderPool:
@@ -172,17 +93,14 @@ class DecoderPool:
         # One thread per worker: parallelism comes from the pool, not from BLAS/OpenMP.
         env.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                     "PYTHONDONTWRITEBYTECODE": "1"})
-        # glibc: keep frame-sized buffers (< 32 MB) on the heap instead of a fresh mmap per
-        # allocation; otherwise every file page-faults its buffers in again (measured: 2.6 ->
-        # 0.4 ms CPU of overhead per 512x512 sticker). RLIMIT_AS still bounds the total.
-        env.setdefault("MALLOC_MMAP_THRESHOLD_", str(32 << 20))
-        env.setdefault("MALLOC_TRIM_THRESHOLD_", str(64 << 20))
+        for key, value in WORKER_MALLOC_ENV.items():
+            env.setdefault(key, value)
         if test_hooks:
             env["STICKERGUARD_ISOLATE_TEST_HOOKS"] = "1"
         self._env = env
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._idle: queue.SimpleQueue[WorkerProcess] = queue.SimpleQueue()  # C: cheap get/put per file
         self._lock = threading.Lock()
-        self._all: set[_Worker] = set()
+        self._all: set[WorkerProcess] = set()
         self._closed = False
         self._executor: ThreadPoolExecutor | None = None
         self.replaced = 0
@@ -192,15 +110,16 @@ class DecoderPool:
             self._idle.put(self._spawn())
 
     # -- worker lifecycle -------------------------------------------------------------
-    def _spawn(self) -> _Worker:
+    def _spawn(self) -> WorkerProcess:
         # Started from one long-lived thread: PR_SET_PDEATHSIG fires when the *thread*
         # that forked the worker exits, and callers' threads (web servers') come and go.
-        worker = self._spawner.submit(_Worker, self.sandbox, self._env).result()
+        args = ["--memory-bytes", str(self.sandbox.memory_bytes), "--cpu-seconds", str(self.sandbox.cpu_seconds)]
+        worker = self._spawner.submit(WorkerProcess, args, self._env).result()
         with self._lock:
             self._all.add(worker)
         return worker
 
-    def _retire(self, worker: _Worker, *, replace: bool = True) -> None:
+    def _retire(self, worker: WorkerProcess, *, replace: bool = True) -> None:
         worker.kill()
         with self._lock:
             self._all.discard(worker)
@@ -209,16 +128,17 @@ class DecoderPool:
             self.replaced += 1
             self._idle.put(self._spawn())
 
-    def _await_ready(self, worker: _Worker) -> None:
-        deadline = worker.started + self.sandbox.startup_timeout_s
-        json_len, payload_len = HEADER.unpack(_read_exact(worker.fd_in, HEADER.size, deadline))
-        hello = json.loads(_read_exact(worker.fd_in, json_len, deadline))
-        if not hello.get("ready") or payload_len:
-            raise _Eof
+    def _await_ready(self, worker: WorkerProcess) -> None:
+        kind, _, body, _ = worker.recv(worker.started + self.sandbox.startup_timeout_s, 4096, 0)
+        if kind != KIND_JSON or not json.loads(body).get("ready"):
+            raise Eof
         worker.ready = True
 
     # -- one request ------------------------------------------------------------------
-    def _call(self, header: dict, payload: bytes, name: str, max_payload: int) -> tuple[dict, bytes]:
+    def _call(self, op: int, flags: int, name: str, opts: bytes, payload: bytes,
+              max_payload: int) -> tuple[int, bytes, bytes]:
+        """One request on an idle worker: ``(kind, body, payload)`` of its reply, or a
+        WorkerCrashed / WorkerTimeout (the worker is then replaced)."""
         if self._closed:
             raise RuntimeError("DecoderPool is closed")
         worker = self._idle.get()
@@ -231,15 +151,9 @@ class DecoderPool:
             phase = "run"
             run_start = time.monotonic()
             deadline = run_start + self.sandbox.timeout_s
-            _write_all(worker.fd_out, encode(header, payload), deadline)
-            json_len, payload_len = HEADER.unpack(_read_exact(worker.fd_in, HEADER.size, deadline))
-            if json_len > MAX_REPLY_JSON or payload_len > max_payload:
-                raise _Eof
-            reply = json.loads(_read_exact(worker.fd_in, json_len, deadline))
-            out = _read_exact(worker.fd_in, payload_len, deadline) if payload_len else b""
-            if not isinstance(reply, dict):
-                raise _Eof
-        except _Timeout:
+            worker.send(encode_request(op, flags, name, opts, len(payload)), payload, deadline)
+            kind, rflags, body, out = worker.recv(deadline, MAX_REPLY_BODY, max_payload)
+        except Timeout:
             self._retire(worker)
             if phase == "start":
                 raise WorkerCrashed(f"decoder worker did not start within {self.sandbox.startup_timeout_s:g} s",
@@ -248,7 +162,7 @@ class DecoderPool:
                 f"decoding took longer than {self.sandbox.timeout_s:g} s (wall-clock limit); worker killed",
                 path=name, field="timeout_s",
             ) from None
-        except (_Eof, ValueError, OSError):
+        except (Eof, ValueError, OSError):
             how = worker.death() if worker.proc.poll() is not None or phase == "run" else "closed its pipe"
             self._retire(worker)
             if how == "killed by SIGXCPU":
@@ -266,24 +180,25 @@ class DecoderPool:
             if phase == "run":
                 self._tls.seconds = time.monotonic() - run_start
         worker.jobs += 1
-        if reply.get("fatal") or worker.jobs >= self.sandbox.max_jobs:
+        if rflags & FATAL or worker.jobs >= self.sandbox.max_jobs:
             self._retire(worker)
         else:
             self._idle.put(worker)
-        return reply, out
+        if kind == KIND_ERROR:
+            raise error_from_wire(body, name)
+        return kind, body, out
 
     def hash(self, data: bytes, *, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
              variants: bool = False) -> MediaSignals:
         """Decode and hash ``data`` in a worker (``signals.hash_bytes`` there).
 
-        Returns validated MediaSignals; raises the worker's typed error with ``path=name``,
+        Returns checked MediaSignals; raises the worker's typed error with ``path=name``,
         or WorkerCrashed / WorkerTimeout.
         """
-        req = {"op": "hash", "name": name, "limits": limits_to_wire(limits), "variants": bool(variants)}
-        reply, _ = self._call(req, data, name, 0)
-        if not reply.get("ok"):
-            raise error_from_wire(reply.get("error"), name)
-        return signals_from_wire(reply.get("signals"), name)
+        kind, body, _ = self._call(OP_HASH, FLAG_VARIANTS if variants else 0, name, options(limits), data, 0)
+        if kind != KIND_SIGNALS:
+            raise WorkerCrashed("decoder worker sent an unexpected reply", path=name)
+        return signals_from_wire(body, name)
 
     def decode(self, data: bytes, *, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
                sample_interval_ms: float | None = None) -> DecodedMedia:
@@ -292,13 +207,13 @@ class DecoderPool:
         Same arguments, result and errors as :func:`stickerguard.media.decode`, plus
         WorkerCrashed / WorkerTimeout.
         """
-        req = {"op": "decode", "name": name, "limits": limits_to_wire(limits), "sample_interval_ms": sample_interval_ms}
+        from PIL import Image
+
+        opts = json.dumps({**json.loads(options(limits)), "sample_interval_ms": sample_interval_ms}).encode()
         cap = limits.max_total_pixels * 4 + limits.max_pixels * 4
-        reply, blob = self._call(req, data, name, cap)
-        if not reply.get("ok"):
-            raise error_from_wire(reply.get("error"), name)
+        _, body, blob = self._call(OP_DECODE, 0, name, opts, data, cap)
         try:
-            head = reply["media"]
+            head = json.loads(body)["media"]
             frames, pos = [], 0
             for f in head["frames"]:
                 w, h = int(f["width"]), int(f["height"])
@@ -335,10 +250,10 @@ class DecoderPool:
 
     def request(self, op: str, payload: bytes = b"", *, name: str = "<test>") -> dict:
         """Send a raw op (tests only; workers need ``test_hooks=True`` for the misbehaviours)."""
-        reply, _ = self._call({"op": op, "name": name, "limits": limits_to_wire(DEFAULT_LIMITS)}, payload, name, 0)
-        if not reply.get("ok"):
-            raise error_from_wire(reply.get("error"), name)
-        return reply
+        kind, body, _ = self._call(OP_TEST, 0, name, options(DEFAULT_LIMITS, op), payload, 0)
+        if kind == KIND_SIGNALS:
+            return {"signals": signals_from_wire(body, name)}
+        return json.loads(body)
 
     def pids(self) -> list[int]:
         """Process ids of the live workers (for tests and monitoring)."""

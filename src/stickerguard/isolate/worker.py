@@ -4,29 +4,43 @@ Started by :class:`stickerguard.isolate.DecoderPool`, never by hand. It imports 
 decoder once (warm), then confines itself before reading any untrusted byte:
 
 * ``RLIMIT_AS`` = ``--memory-bytes`` (address space; allocations past it fail);
-* ``RLIMIT_CPU`` soft limit re-armed before each file to (CPU used so far + ``--cpu-seconds``),
-  so a runaway decoder gets SIGXCPU and dies;
+* ``RLIMIT_CPU`` soft limit kept between ``--cpu-seconds`` and ``--cpu-seconds`` + 1 s
+  ahead of the CPU used so far, checked before each file (:class:`CpuLimit`), so a runaway
+  decoder gets SIGXCPU and dies;
 * ``RLIMIT_CORE`` 0 (no core files), ``RLIMIT_FSIZE`` 16 MB (numba may still cache a kernel),
   ``RLIMIT_NOFILE`` small; Linux ``PR_SET_NO_NEW_PRIVS`` and ``PR_SET_PDEATHSIG`` (dies
   with its parent);
 * stdin/stdout are the protocol pipes and are moved off fds 0/1 so that library output
   cannot corrupt replies; the parent starts it with ``close_fds=True``.
 
-Each request (see :mod:`.protocol`) is answered with hashes (``op="hash"``) or raw RGBA
-frames (``op="decode"``); a typed error comes back as ``{"ok": false, "error": ...}``.
+Each request (see :mod:`.protocol`) is answered with binary hashes (``OP_HASH``) or raw
+RGBA frames (``OP_DECODE``); a typed error comes back as a ``KIND_ERROR`` reply.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
-
 import json
 import os
 import resource
 import sys
+import time
 
-from .protocol import HEADER, encode, error_to_wire, limits_from_wire, signals_to_wire
+from .protocol import (
+    FATAL,
+    FLAG_VARIANTS,
+    KIND_SIGNALS,
+    OP_DECODE,
+    OP_HASH,
+    OP_TEST,
+    REQUEST,
+    encode_reply,
+    error_to_wire,
+    json_reply,
+    limits_from_wire,
+    signals_to_wire,
+)
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NO_NEW_PRIVS = 38
@@ -37,15 +51,23 @@ MAX_OPEN_FILES = 64
 MAX_FILE_WRITE = 16 << 20
 
 
-def _read_exact(fd: int, n: int) -> bytes | None:
-    chunks = []
-    while n:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
+class _Reader:
+    """Buffered exact reads from the request pipe (one ``read`` for a whole small request)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = bytearray()
+
+    def take(self, n: int) -> bytes | None:
+        """The next ``n`` bytes, or None at end of input."""
+        while len(self.buf) < n:
+            chunk = os.read(self.fd, max(n - len(self.buf), 1 << 16))
+            if not chunk:
+                return None
+            self.buf += chunk
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -74,34 +96,62 @@ def confine(memory_bytes: int) -> None:
     _prctl(_PR_SET_PDEATHSIG, 9)  # SIGKILL when the parent dies
 
 
-def arm_cpu_limit(cpu_seconds: float) -> None:
-    """Set the soft ``RLIMIT_CPU`` to the CPU time used so far plus ``cpu_seconds``."""
-    if cpu_seconds <= 0:
-        return
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    used = usage.ru_utime + usage.ru_stime
-    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-    soft = int(used + cpu_seconds) + 1
-    if hard != resource.RLIM_INFINITY:
-        soft = min(soft, hard)
-    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+class CpuLimit:
+    """The per-file CPU budget as a soft ``RLIMIT_CPU`` (module docstring).
+
+    :meth:`arm` before each file makes sure at least ``cpu_seconds`` (and at most
+    ``cpu_seconds`` + 1 s) of CPU are left before SIGXCPU. The rlimit is only rewritten
+    when less than the budget is left, so a stream of small files costs one
+    ``clock_gettime`` each instead of three syscalls.
+    """
+
+    def __init__(self, cpu_seconds: float) -> None:
+        self.budget = cpu_seconds
+        self.hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+        self.soft: int | None = None
+
+    def arm(self) -> None:
+        """Re-arm the soft limit if less than the budget is left (no-op for a budget <= 0)."""
+        if self.budget <= 0:
+            return
+        used = time.process_time()
+        if self.soft is not None and self.soft - used >= self.budget:
+            return
+        soft = int(used + self.budget) + 1
+        if self.hard != resource.RLIM_INFINITY:
+            soft = min(soft, self.hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, self.hard))
+        self.soft = soft
 
 
-def _handle(request: dict, payload: bytes, memory_bytes: int) -> tuple[dict, bytes]:
-    """Run one request; return (reply header, reply payload). Never raises for bad media."""
+_OPTIONS: dict[bytes, tuple] = {}
+
+
+def _options(raw: bytes) -> tuple:
+    """Parsed request options ``(Limits, dict)``, cached by their bytes (a scan sends the
+    same ones for every file)."""
+    hit = _OPTIONS.get(raw)
+    if hit is None:
+        opts = json.loads(raw)
+        if len(_OPTIONS) >= 64:
+            _OPTIONS.clear()
+        hit = _OPTIONS[raw] = (limits_from_wire(opts["limits"]), opts)
+    return hit
+
+
+def _handle(op: int, flags: int, name: str, raw_opts: bytes, payload: bytes, memory_bytes: int) -> bytes:
+    """Run one request; return the encoded reply. Never raises for bad media."""
     from ..errors import DecodeError, LimitExceeded, StickerguardError
     from ..media import decode
     from ..signals import hash_bytes
 
-    op = request.get("op")
-    name = str(request.get("name", "<bytes>"))
     try:
-        limits = limits_from_wire(request["limits"])
-        if op == "hash":
-            sig = hash_bytes(payload, name=name, limits=limits, variants=bool(request.get("variants")))
-            return {"ok": True, "signals": signals_to_wire(sig)}, b""
-        if op == "decode":
-            media = decode(payload, name=name, limits=limits, sample_interval_ms=request.get("sample_interval_ms"))
+        limits, opts = _options(raw_opts)
+        if op == OP_HASH:
+            sig = hash_bytes(payload, name=name, limits=limits, variants=bool(flags & FLAG_VARIANTS))
+            return encode_reply(KIND_SIGNALS, signals_to_wire(sig))
+        if op == OP_DECODE:
+            media = decode(payload, name=name, limits=limits, sample_interval_ms=opts.get("sample_interval_ms"))
             frames, blobs = [], []
             for f in media.frames:
                 rgba = f.image.convert("RGBA")
@@ -110,42 +160,39 @@ def _handle(request: dict, payload: bytes, memory_bytes: int) -> tuple[dict, byt
                                "width": rgba.width, "height": rgba.height})
             head = {"format": media.format, "width": media.width, "height": media.height, "animated": media.animated,
                     "frame_count": media.frame_count, "duration_ms": media.duration_ms, "frames": frames}
-            return {"ok": True, "media": head}, b"".join(blobs)
-        if os.environ.get("STICKERGUARD_ISOLATE_TEST_HOOKS") == "1":
-            return _test_hook(op, payload), b""
+            return json_reply({"media": head}, b"".join(blobs))
+        if op == OP_TEST and os.environ.get("STICKERGUARD_ISOLATE_TEST_HOOKS") == "1":
+            return _test_hook(opts.get("test"), payload)
         raise ValueError(f"unknown op {op!r}")
     except StickerguardError as exc:
-        return {"ok": False, "error": error_to_wire(exc)}, b""
+        return error_to_wire(exc)
     except MemoryError:
         err = LimitExceeded(
             f"decoder ran out of memory (worker address-space limit {memory_bytes >> 20} MB)", field="worker_memory"
         )
-        return {"ok": False, "error": error_to_wire(err), "fatal": True}, b""
+        return error_to_wire(err, fatal=True)
     except RecursionError:
-        return {"ok": False, "error": error_to_wire(DecodeError("decoder recursed too deeply")), "fatal": True}, b""
+        return error_to_wire(DecodeError("decoder recursed too deeply"), fatal=True)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a defect of this input
-        err = DecodeError(f"could not decode: {type(exc).__name__}: {str(exc)[:500]}")
-        return {"ok": False, "error": error_to_wire(err)}, b""
+        return error_to_wire(DecodeError(f"could not decode: {type(exc).__name__}: {str(exc)[:500]}"))
 
 
-def _test_hook(op: object, payload: bytes) -> dict:
+def _test_hook(op: object, payload: bytes) -> bytes:
     """Misbehaviours for tests/test_isolate.py (only with STICKERGUARD_ISOLATE_TEST_HOOKS=1)."""
     if op == "abort":
         os.abort()
     if op == "sleep":
-        import time
-
         time.sleep(float(payload or b"60"))
     if op == "spin":
         while True:
             pass
     if op == "alloc":
         blob = bytearray(int(payload))  # past RLIMIT_AS: MemoryError
-        return {"ok": True, "allocated": len(blob)}
-    if op == "garbage":
-        return {"ok": True, "signals": {"md5": "not hex"}}
+        return json_reply({"allocated": len(blob)})
+    if op == "garbage":  # a signals reply whose frame record claims more hashes than follow
+        return encode_reply(KIND_SIGNALS, bytes(16 + 32) + b"webp".ljust(16, b"\0") + bytes(21) + b"\1\0" + bytes(30))
     if op == "fds":
-        return {"ok": True, "fds": sorted(int(x) for x in os.listdir("/proc/self/fd"))}
+        return json_reply({"fds": sorted(int(x) for x in os.listdir("/proc/self/fd"))})
     raise ValueError(f"unknown op {op!r}")
 
 
@@ -190,21 +237,26 @@ def main(argv: list[str] | None = None) -> int:
     Image.init()
     _warm_up()
     confine(args.memory_bytes)
-    _write_all(fd_out, encode({"ok": True, "ready": os.getpid()}))
+    _write_all(fd_out, json_reply({"ready": os.getpid()}))
+    cpu = CpuLimit(args.cpu_seconds)
+    reader = _Reader(fd_in)
     while True:
-        head = _read_exact(fd_in, HEADER.size)
+        head = reader.take(REQUEST.size)
         if head is None:
             return 0
-        json_len, payload_len = HEADER.unpack(head)
-        request = json.loads(_read_exact(fd_in, json_len) or b"{}")
-        payload = _read_exact(fd_in, payload_len) if payload_len else b""
-        arm_cpu_limit(args.cpu_seconds)
-        reply, out = _handle(request, payload or b"", args.memory_bytes)
+        op, flags, name_len, opts_len, payload_len = REQUEST.unpack(head)
+        raw = reader.take(name_len + opts_len + payload_len)
+        if raw is None:
+            return 0
+        name = raw[:name_len].decode("utf-8", "replace")
+        raw_opts, payload = raw[name_len:name_len + opts_len], raw[name_len + opts_len:]
+        del raw
+        cpu.arm()
+        reply = _handle(op, flags, name, raw_opts, payload, args.memory_bytes)
         del payload
-        _write_all(fd_out, encode(reply, out))
-        if reply.get("fatal"):
+        _write_all(fd_out, reply)
+        if reply[1] & FATAL:
             return 3
-
 
 
 if __name__ == "__main__":  # pragma: no cover - run as a subprocess

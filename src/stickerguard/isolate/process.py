@@ -1,0 +1,143 @@
+"""One sandboxed decoder process seen from the parent: start, framed I/O with deadlines, death.
+
+The worker is a fresh ``python -m stickerguard.isolate.worker`` (exec, not fork: no parent
+memory, threads or fds are inherited; ``close_fds=True``; stderr to /dev/null). Its stdin
+and stdout are the request and reply pipes (:mod:`.protocol`). Every read and write here
+has a deadline; the pool turns :class:`Timeout` / :class:`Eof` into typed errors.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+
+from .protocol import REPLY
+
+
+class Timeout(Exception):
+    """The deadline passed before the worker answered (or accepted the request)."""
+
+
+class Eof(Exception):
+    """The worker closed its pipe (it died) or sent a reply too large to be valid."""
+
+
+class WorkerProcess:
+    """One worker process and its pipes (parent side); used by one thread at a time.
+
+    Args:
+        cmd_args: extra command-line arguments of the worker (its limits).
+        env: the worker's whole environment.
+    """
+
+    def __init__(self, cmd_args: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stickerguard.isolate.worker", *cmd_args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            close_fds=True, env=env, start_new_session=True,
+        )
+        self.fd_in = self.proc.stdout.fileno()
+        self.fd_out = self.proc.stdin.fileno()
+        os.set_blocking(self.fd_out, False)
+        os.set_blocking(self.fd_in, False)
+        self._poll_in = select.poll()
+        self._poll_in.register(self.fd_in, select.POLLIN)
+        self._poll_out = select.poll()
+        self._poll_out.register(self.fd_out, select.POLLOUT)
+        self._buf = bytearray()
+        self.ready = False
+        self.jobs = 0
+        self.started = time.monotonic()
+
+    @staticmethod
+    def _wait(poller: select.poll, deadline: float) -> None:
+        wait = deadline - time.monotonic()
+        if wait <= 0 or not poller.poll(math.ceil(wait * 1000)):
+            raise Timeout
+
+    def send(self, head: bytes, payload: bytes, deadline: float) -> None:
+        """Write one request (``head`` then ``payload``, without joining them) before ``deadline``.
+
+        Raises Timeout, or Eof if the worker is gone.
+        """
+        parts, total, done = [head, payload], len(head) + len(payload), 0
+        while True:
+            try:
+                done += os.writev(self.fd_out, parts)
+            except BlockingIOError:
+                pass
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                raise Eof from exc
+            if done == total:
+                return
+            parts = [memoryview(head)[done:], payload] if done < len(head) else [memoryview(payload)[done - len(head):]]
+            self._wait(self._poll_out, deadline)
+
+    def _fill(self, n: int, deadline: float) -> None:
+        """Read until the buffer holds at least ``n`` bytes (wait first: a reply takes time)."""
+        while len(self._buf) < n:
+            self._wait(self._poll_in, deadline)
+            try:
+                chunk = os.read(self.fd_in, max(n - len(self._buf), 1 << 16))
+            except BlockingIOError:
+                continue
+            if not chunk:
+                raise Eof
+            self._buf += chunk
+
+    def recv(self, deadline: float, max_body: int, max_payload: int) -> tuple[int, int, bytes, bytes]:
+        """Read one reply before ``deadline``: ``(kind, flags, body, payload)``.
+
+        Raises Timeout; Eof when the worker closed its pipe or announced a body or payload
+        larger than ``max_body`` / ``max_payload`` bytes.
+        """
+        self._fill(REPLY.size, deadline)
+        kind, flags, body_len, payload_len = REPLY.unpack_from(self._buf)
+        if body_len > max_body or payload_len > max_payload:
+            raise Eof
+        end = REPLY.size + body_len + payload_len
+        self._fill(end, deadline)
+        body = bytes(self._buf[REPLY.size:REPLY.size + body_len])
+        payload = bytes(self._buf[REPLY.size + body_len:end]) if payload_len else b""
+        del self._buf[:end]
+        return kind, flags, body, payload
+
+    def kill(self) -> None:
+        """SIGKILL the worker and reap it (never raises)."""
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+        self.close()
+
+    def close(self) -> None:
+        """Close the pipes and reap the process (after it exits)."""
+        for fh in (self.proc.stdin, self.proc.stdout):
+            try:
+                fh.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def death(self) -> str:
+        """How the worker died, for messages: ``"killed by SIGSEGV"`` / ``"exited with status 3"``."""
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exited with status {code}"
