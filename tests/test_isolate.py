@@ -192,3 +192,25 @@ def test_workers_outlive_the_thread_that_replaced_them() -> None:
         t.join()  # the replacement was started during this thread's request; it has exited
         assert p.hash(CUPPY.read_bytes(), name="c.webp").pdq == CUPPY_PDQ
         assert p.replaced == 1
+
+
+def test_importing_isolate_loads_no_decoder_so_prestart_runs_first() -> None:
+    """``prestart`` is called before the scanner's own imports: the pool module must not
+    pull in Pillow, numba, the signals or the media package."""
+    import subprocess
+    import sys
+
+    code = ("import sys, stickerguard.isolate as i; "
+            "print(sorted(m for m in ('PIL.Image', 'numba', 'numpy', 'stickerguard.signals', 'stickerguard.media') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_prestart_respects_isolate_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stickerguard.isolate import pool as pool_module, prestart
+
+    monkeypatch.setenv("STICKERGUARD_ISOLATE", "0")
+    monkeypatch.setattr(pool_module, "_default", None)
+    prestart()
+    assert pool_module._default is None

@@ -31,6 +31,9 @@ def hash_cmd(
     signal_key: SignalKeyOpt = None,
 ) -> None:
     """Print signal type, hash and quality for every sticker (and every sampled frame)."""
+    from ..isolate import prestart
+
+    prestart()  # decoder workers warm up while the scanner's own modules load
     from ..match.scan import ScanSummary, scan
 
     summary = ScanSummary()
@@ -77,6 +80,9 @@ def scan_cmd(
     Exit status: 1 if anything matched, 0 if nothing did, 2 on error (a bad invocation,
     or no file could be scanned; with --strict, any failed file).
     """
+    from ..isolate import prestart
+
+    prestart(workers)  # decoder workers warm up while the matcher and banks load
     from ..match import Matcher
     from ..match.scan import ScanSummary, scan
 

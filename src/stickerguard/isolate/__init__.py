@@ -5,6 +5,7 @@ Public surface::
     DecoderPool(size, sandbox, *, test_hooks)   # .hash(), .decode(), .submit_hash(), .close()
     SandboxLimits(memory_bytes, cpu_seconds, timeout_s, startup_timeout_s, max_jobs)
     get_pool(min_size) -> DecoderPool           # process-wide warm pool
+    prestart(min_size)                          # start its workers early (light import)
     shutdown_default_pool()
     WorkerCrashed (code "decoder_crashed"), WorkerTimeout (code "decode_timeout")
 
@@ -12,6 +13,7 @@ See docs/security.md for the threat model and every limit.
 """
 
 from .protocol import WorkerCrashed, WorkerTimeout
-from .pool import DecoderPool, SandboxLimits, get_pool, shutdown_default_pool
+from .pool import DecoderPool, SandboxLimits, get_pool, prestart, shutdown_default_pool
 
-__all__ = ["DecoderPool", "SandboxLimits", "WorkerCrashed", "WorkerTimeout", "get_pool", "shutdown_default_pool"]
+__all__ = ["DecoderPool", "SandboxLimits", "WorkerCrashed", "WorkerTimeout", "get_pool", "prestart",
+           "shutdown_default_pool"]

@@ -19,10 +19,9 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import StickerguardError
-from ..media import DEFAULT_LIMITS, DecodedMedia, Frame, Limits
-from ..signals.types import MediaSignals
 from .process import Eof, Timeout, WorkerProcess
 from .protocol import (
     FATAL,
@@ -41,6 +40,10 @@ from .protocol import (
     options,
     signals_from_wire,
 )
+
+if TYPE_CHECKING:  # imported lazily, so that starting workers does not wait for the decoders
+    from ..media import DecodedMedia, Limits
+    from ..signals.types import MediaSignals
 
 
 #: glibc settings of every worker: keep frame-sized buffers (< 32 MB) on the heap instead
@@ -188,7 +191,7 @@ class DecoderPool:
             raise error_from_wire(body, name)
         return kind, body, out
 
-    def hash(self, data: bytes, *, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
+    def hash(self, data: bytes, *, name: str = "<bytes>", limits: Limits | None = None,
              variants: bool = False) -> MediaSignals:
         """Decode and hash ``data`` in a worker (``signals.hash_bytes`` there).
 
@@ -200,7 +203,7 @@ class DecoderPool:
             raise WorkerCrashed("decoder worker sent an unexpected reply", path=name)
         return signals_from_wire(body, name)
 
-    def decode(self, data: bytes, *, name: str = "<bytes>", limits: Limits = DEFAULT_LIMITS,
+    def decode(self, data: bytes, *, name: str = "<bytes>", limits: Limits | None = None,
                sample_interval_ms: float | None = None) -> DecodedMedia:
         """``media.decode`` in a worker; frames come back as raw RGBA and are rebuilt here.
 
@@ -209,6 +212,9 @@ class DecoderPool:
         """
         from PIL import Image
 
+        from ..media import DEFAULT_LIMITS, DecodedMedia, Frame
+
+        limits = limits or DEFAULT_LIMITS
         opts = json.dumps({**json.loads(options(limits)), "sample_interval_ms": sample_interval_ms}).encode()
         cap = limits.max_total_pixels * 4 + limits.max_pixels * 4
         _, body, blob = self._call(OP_DECODE, 0, name, opts, data, cap)
@@ -228,7 +234,7 @@ class DecoderPool:
         except (KeyError, TypeError, ValueError) as exc:
             raise WorkerCrashed(f"decoder worker sent a malformed frame reply: {exc}", path=name) from exc
 
-    def submit_hash(self, data: bytes, *, name: str, limits: Limits = DEFAULT_LIMITS,
+    def submit_hash(self, data: bytes, *, name: str, limits: Limits | None = None,
                     variants: bool = False) -> Future:
         """Run :meth:`hash` on a pool thread.
 
@@ -250,7 +256,7 @@ class DecoderPool:
 
     def request(self, op: str, payload: bytes = b"", *, name: str = "<test>") -> dict:
         """Send a raw op (tests only; workers need ``test_hooks=True`` for the misbehaviours)."""
-        kind, body, _ = self._call(OP_TEST, 0, name, options(DEFAULT_LIMITS, op), payload, 0)
+        kind, body, _ = self._call(OP_TEST, 0, name, options(None, op), payload, 0)
         if kind == KIND_SIGNALS:
             return {"signals": signals_from_wire(body, name)}
         return json.loads(body)
@@ -305,6 +311,17 @@ def get_pool(min_size: int = 0) -> DecoderPool:
             if old is not None:
                 old.close()
         return _default
+
+
+def prestart(min_size: int = 0) -> None:
+    """Start the process-wide pool's workers now, unless ``STICKERGUARD_ISOLATE=0``.
+
+    They import and warm up the decoders (~1-2 s) in the background while the caller
+    loads its own modules; call it first thing in a command that will hash. Importing
+    :mod:`stickerguard.isolate` itself loads no decoder, so this costs ~10 ms per worker.
+    """
+    if os.environ.get("STICKERGUARD_ISOLATE", "1") != "0":
+        get_pool(min_size)
 
 
 def shutdown_default_pool() -> None:

@@ -31,10 +31,13 @@ import dataclasses
 import functools
 import json
 import struct
+from typing import TYPE_CHECKING
 
 from ..errors import DecodeError, LimitExceeded, PackError, StickerguardError, UnsupportedMedia
-from ..media.limits import Limits
-from ..signals.types import FrameSignals, MediaSignals
+
+if TYPE_CHECKING:  # imported lazily: the parent can start workers before loading the decoders
+    from ..media.limits import Limits
+    from ..signals.types import MediaSignals
 
 #: Request header: op, flags, name length, options length, payload length.
 REQUEST = struct.Struct("<BBHII")
@@ -99,8 +102,11 @@ def json_reply(obj: dict, payload: bytes = b"", flags: int = 0) -> bytes:
 
 
 @functools.lru_cache(maxsize=32)
-def options(limits: Limits, test_op: str | None = None) -> bytes:
-    """Request options as JSON bytes: ``{"limits": {...}}`` (+ ``"test"``), cached per value."""
+def options(limits: Limits | None, test_op: str | None = None) -> bytes:
+    """Request options as JSON bytes: ``{"limits": {...}}`` (+ ``"test"``), cached per value.
+    ``limits`` None = ``media.DEFAULT_LIMITS``."""
+    if limits is None:
+        from ..media.limits import DEFAULT_LIMITS as limits
     opts: dict = {"limits": dataclasses.asdict(limits)}
     if test_op is not None:
         opts["test"] = test_op
@@ -109,6 +115,8 @@ def options(limits: Limits, test_op: str | None = None) -> bytes:
 
 def limits_from_wire(raw: dict) -> Limits:
     """Inverse of the ``limits`` entry of :func:`options`; unknown keys raise TypeError (caller bug)."""
+    from ..media.limits import Limits
+
     values = dict(raw)
     values["max_format_bytes"] = tuple((str(k), int(v)) for k, v in values.get("max_format_bytes", ()))
     return Limits(**values)
@@ -165,6 +173,8 @@ def signals_from_wire(body: bytes, name: str) -> MediaSignals:
     right length by construction; counts and the body size are checked. Raises
     WorkerCrashed (``path=name``) when the body is malformed.
     """
+    from ..signals.types import FrameSignals, MediaSignals
+
     try:
         md5, sha, fmt, width, height, animated, frame_count, duration_ms, n = _MEDIA.unpack_from(body)
         if not 0 < n <= MAX_FRAMES:
