@@ -177,6 +177,35 @@ def test_mih_equals_brute_force_on_thousands_of_queries(mih_index):
     assert (hits.codes == codes[(hits.ids - 7) // 3]).all()
 
 
+@pytest.mark.parametrize("batched", [False, True])
+def test_both_mih_kernels_equal_brute_force(mih_index, batched):
+    """The one-query kernel and the batch kernel (candidates reordered by position)."""
+    idx, codes, ids, rng = mih_index
+    mih = idx._mih
+    queries = np.concatenate([near_duplicates(codes, 1500, rng),
+                              rng.integers(0, 256, (300, 32), dtype=np.uint8)])
+    words = idx._codes[:idx.base].view(np.uint64)
+    for r in (0, 5, 31, 40):
+        q, p, d = mih.search(words, queries, r, 1000, batched=batched)
+        got = set(zip((q - 1000).tolist(), ids[p].tolist(), d.tolist()))
+        assert len(got) == len(q)  # each (query, hash) pair reported once
+        assert got == brute(codes, ids, queries, r), r
+
+
+def test_threaded_batch_equals_single_queries(mih_index):
+    """A batch is cut into chunks searched in threads; hits equal one-by-one searches."""
+    idx, codes, ids, _ = mih_index
+    queries = near_duplicates(codes, 2100, np.random.default_rng(5))  # 3 chunks of 700
+    batch = idx.search(queries, 31)
+    assert set(zip(batch.query.tolist(), batch.ids.tolist(), batch.dist.tolist())) == brute(
+        codes, ids, queries, 31)
+    one = [idx.search(queries[i:i + 1], 31) for i in range(0, 2100, 7)]
+    for i, hits in zip(range(0, 2100, 7), one):
+        mine = batch.query == i
+        assert (batch.ids[mine] == hits.ids).all() and (batch.dist[mine] == hits.dist).all()
+    assert len(batch) == 1641  # ~2100 * 32/41 near-duplicates with k <= 31 flipped bits
+
+
 def test_mih_tail_and_tombstones_are_exact(mih_index):
     _, codes, ids, rng = mih_index
     idx = PDQIndex(crossover=1000)

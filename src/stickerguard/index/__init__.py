@@ -8,7 +8,7 @@ Public surface::
         .search(codes (m, 32) uint8, threshold) -> SearchHits
         .range_search(hex queries, threshold) -> [[(id, bits)]]
         .save(dir) PDQIndex.load(dir) len() .ids() .structure
-    MultiIndexHash(codes, widths=None).candidates(queries, radius)   # mih.py
+    MultiIndexHash(codes, widths=None).search(words, queries, radius)  # mih.py, mihkernel.py
     BankIndex      every bank signal held compactly: add_rows, remove_signals, set_bank,
                    save(dir)/load(dir), position; subclassed by match.Matcher
     ExactIndex()  .add(ids, values) .remove(ids) .lookup(value) len()

@@ -62,13 +62,15 @@ class SearchHits:
 
 
 _POOL: ThreadPoolExecutor | None = None
+THREADS = min(8, os.cpu_count() or 1)
+"""Threads of :func:`pool`: one per core, at most 8."""
 
 
 def pool() -> ThreadPoolExecutor:
     """Shared threads for batched MIH searches (one per core, at most 8)."""
     global _POOL
     if _POOL is None:
-        _POOL = ThreadPoolExecutor(min(8, os.cpu_count() or 1), thread_name_prefix="pdq-search")
+        _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="pdq-search")
     return _POOL
 
 

@@ -19,20 +19,21 @@ Search results are exact at every radius (see ``mih.py``; tests compare with bru
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from .codes import (PDQ_BITS, PDQ_BYTES, SearchHits, flat_search, grow, pdq_hex_to_array, pool)
-from .mih import MultiIndexHash, scan, verify
+from .codes import (PDQ_BITS, PDQ_BYTES, THREADS, SearchHits, flat_search, grow, pdq_hex_to_array,
+                    pool)
+from .mih import SORTED_MIN, MultiIndexHash, scan
+from .persist import load_pdq, save_pdq
 
 DEFAULT_CROSSOVER = 100_000
 """Hashes from which MIH beats faiss' flat scan for one query (measured, docs/matching.md)."""
 _FORMAT = 1
-_CHUNK = 8  # queries per MIH step: arrays stay in cache (3x faster than 32 at 1 M)
+_CHUNK = 1024  # queries per MIH kernel call at most (work arrays: ~150 MB at 10 M)
 
 
 def _ids_array(ids: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -40,6 +41,16 @@ def _ids_array(ids: Sequence[int] | np.ndarray) -> np.ndarray:
     if arr.size and arr.min() < 0:
         raise ValueError(f"ids must be >= 0, saw {int(arr.min())}")
     return arr
+
+
+def _steps(m: int) -> list[tuple[int, int]]:
+    """Split ``m`` queries into ``[lo, hi)`` chunks: one per search thread (so both
+    cores work on a batch), at most :data:`_CHUNK` queries each; one chunk below
+    :data:`~.mih.SORTED_MIN` per thread."""
+    threads = THREADS
+    parts = 1 if m < SORTED_MIN * threads else max(threads, -(-m // _CHUNK))
+    bounds = np.linspace(0, m, parts + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 class PDQIndex:
@@ -301,13 +312,12 @@ class PDQIndex:
             parts_d.append(dist.astype(np.int64))
         if self._mih is not None and len(queries):
             brute = self._mih.expected_candidates(r) > self._base / 4
-            starts = range(0, len(queries), _CHUNK)
-            step = lambda lo: self._verify(queries[lo:lo + _CHUNK], r, brute)  # noqa: E731
-            # numpy releases the GIL in take/xor/popcount: chunks of a big batch run in
-            # threads (about 1.9x on 2 cores, docs/bench/index.md)
-            results = (pool().map(step, starts) if len(starts) > 1 else map(step, starts))
-            for lo, (q, p, d) in zip(starts, results):
-                parts_q.append(q + lo)
+            steps = _steps(len(queries))
+            step = lambda lo_hi: self._verify(queries[lo_hi[0]:lo_hi[1]], r, brute, lo_hi[0])  # noqa: E731
+            # the kernels release the GIL: chunks of a batch run on every core
+            results = pool().map(step, steps) if len(steps) > 1 else map(step, steps)
+            for q, p, d in results:
+                parts_q.append(q)
                 parts_p.append(p)
                 parts_d.append(d)
         if not parts_q:
@@ -321,13 +331,14 @@ class PDQIndex:
         qi, pos, dist, ids = qi[order], pos[order], dist[order], ids[order]
         return SearchHits(qi, ids, dist, self._payload[pos], self._codes[pos])
 
-    def _verify(self, queries: np.ndarray, r: int, brute: bool):
-        """(query, position, distance) of base codes within ``r`` bits: MIH candidates
-        verified, or (``brute``) every base code scanned."""
+    def _verify(self, queries: np.ndarray, r: int, brute: bool, first: int):
+        """(query + ``first``, position, distance) of base codes within ``r`` bits: MIH
+        candidates verified, or (``brute``) every base code scanned."""
         words = self._codes[:self._base].view(np.uint64)
         if brute:  # radius too large for MIH to pay off
-            return scan(words, queries, r)
-        return verify(words, queries, *self._mih.candidates(queries, r), r)
+            q, p, d = scan(words, queries, r)
+            return q + first, p, d
+        return self._mih.search(words, queries, r, first)
 
     def range_search(self, queries: Sequence[str], threshold: int) -> list[list[tuple[int, int]]]:
         """Find every held hash within ``threshold`` bits of each query.
@@ -362,18 +373,9 @@ class PDQIndex:
         as ``.npy`` files plus ``pdq.json``; tombstones are dropped (compacted first)."""
         if self._dead:
             self.compact()
-        d = Path(path)
-        d.mkdir(parents=True, exist_ok=True)
         n = self._n
-        for name, arr in (("codes", self._codes[:n]), ("ids", self._ids[:n]),
-                          ("payload", self._payload[:n])):
-            np.save(d / f"pdq_{name}.npy", arr, allow_pickle=False)
-        meta = {"format": _FORMAT, "n": n, "base": self._base, "crossover": self.crossover,
-                "widths": list(self._mih.widths) if self._mih is not None else None}
-        if self._mih is not None:
-            np.save(d / "pdq_mih_perm.npy", self._mih.perm, allow_pickle=False)
-            np.savez(d / "pdq_mih_offsets.npz", *self._mih.offsets)
-        (d / "pdq.json").write_text(json.dumps(meta))
+        save_pdq(Path(path), self._codes[:n], self._ids[:n], self._payload[:n],
+                 {"format": _FORMAT, "n": n, "base": self._base, "crossover": self.crossover}, self._mih)
 
     @classmethod
     def load(cls, path: str | Path) -> PDQIndex:
@@ -383,33 +385,11 @@ class PDQIndex:
             ValueError: ``pdq.json`` is missing, of another format, or disagrees with the
                 arrays (the message names the file and the values seen).
         """
-        d = Path(path)
-        meta_path = d / "pdq.json"
-        if not meta_path.is_file():
-            raise ValueError(f"{d}: not a saved PDQIndex (no pdq.json)")
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format") != _FORMAT:
-            raise ValueError(f"{meta_path}: unsupported format {meta.get('format')!r}")
+        codes, ids, payload, meta, mih = load_pdq(Path(path), _FORMAT)
         self = cls(crossover=int(meta["crossover"]))
-        codes = np.load(d / "pdq_codes.npy", allow_pickle=False)
-        ids = np.load(d / "pdq_ids.npy", allow_pickle=False)
-        payload = np.load(d / "pdq_payload.npy", allow_pickle=False)
-        n, base = int(meta["n"]), int(meta["base"])
-        if codes.shape != (n, PDQ_BYTES) or ids.shape != (n,) or payload.shape != (n,):
-            raise ValueError(f"{meta_path}: n={n} but arrays have shapes {codes.shape}, "
-                             f"{ids.shape}, {payload.shape}")
         self._codes, self._ids, self._payload = codes, ids, payload
-        self._alive = np.ones(n, dtype=bool)
-        self._n, self._base = n, base
+        self._alive = np.ones(len(ids), dtype=bool)
+        self._n, self._base, self._mih = len(ids), int(meta["base"]), mih
         self._sorted = bool(np.all(np.diff(ids) >= 0))
-        if meta["widths"] is None:
-            self._sync_flat()
-        else:
-            perm = np.load(d / "pdq_mih_perm.npy", allow_pickle=False)
-            with np.load(d / "pdq_mih_offsets.npz", allow_pickle=False) as z:
-                offsets = [z[f"arr_{i}"] for i in range(len(meta["widths"]))]
-            self._mih = MultiIndexHash.from_arrays(perm, offsets, tuple(meta["widths"]))
-            if self._mih.n != base:
-                raise ValueError(f"{meta_path}: MIH covers {self._mih.n} codes, base is {base}")
-            self._sync_flat()
+        self._sync_flat()
         return self
