@@ -239,19 +239,18 @@ def _threaded(batch, qs: list[str]) -> float:
 
 
 def _build_matcher(codes: np.ndarray):
-    """Matcher from n hash-list rows (one item each), lazy metadata: the 10 M setup."""
+    """Matcher from n hash-list rows (one item each), lazy metadata: the 10 M setup.
+    Rows are made 50 000 at a time (as a database cursor yields them), so no list of
+    10 M hex strings sits in memory while the matcher is built."""
     from stickerguard.match import BankSignalRow, Matcher
 
-    hs = hexes(codes)
-
     def rows():
-        for i, h in enumerate(hs):
-            yield BankSignalRow(i + 1, 1, "list", THRESHOLD, (), i + 1, None, None, (), 1,
-                                False, "pdq", h)
+        for lo in range(0, len(codes), 50_000):
+            for i, h in enumerate(hexes(codes[lo:lo + 50_000]), lo):
+                yield BankSignalRow(i + 1, 1, "list", THRESHOLD, (), i + 1, None, None, (), 1,
+                                    False, "pdq", h)
 
-    m = Matcher.from_rows(rows(), resolver=lambda ids: {})
-    del hs
-    return m
+    return Matcher.from_rows(rows(), resolver=lambda ids: {})
 
 
 # ----------------------------------------------------------------- driver

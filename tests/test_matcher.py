@@ -615,3 +615,60 @@ def test_rebuild_runs_in_background_and_keeps_matching(rng):
     # came first); hashes added while it built stay in the flat tail
     assert 56 <= m._pdq._base <= 60 and m._pdq._n == 60
     assert [len(x) for x in m.match_hashes("pdq", hashes)] == [1] * 60
+
+
+def _mixed_rows(rng):
+    """Two banks, an animation, sticker PDQ, exact hashes, low/unknown quality, upper case."""
+    base = [rand(rng) for _ in range(12)]
+    rows = [row(base[0], content_id=1), row(MD5, signal_type="md5", content_id=1),
+            row(SHA, signal_type="sha256", content_id=1),
+            row(base[1], signal_type="sticker_pdq", content_id=1, quality=80)]
+    rows += [row(base[2 + f], content_id=2, frame_count=3, frame_index=f, quality=70)
+             for f in range(3)]
+    rows += [row(base[5], content_id=3, quality=10),  # below min_quality: skipped
+             row(base[6], content_id=4, bank="other", threshold=20, labels=("spam",))]
+    rows += [row(flip(base[7 + i], 3, rng), content_id=10 + i, bank="other", threshold=20,
+                 labels=("spam",)) for i in range(5)]
+    return base, rows
+
+
+def test_bulk_column_path_equals_row_path(rng, monkeypatch):
+    import stickerguard.index.banked as banked
+    from stickerguard.index.bankrows import collect_fast
+
+    base, rows = _mixed_rows(rng)
+    assert collect_fast(Matcher(), rows, {}) is not None  # these rows take the fast path
+    fast = Matcher.from_rows(rows, crossover=4)
+    monkeypatch.setattr(banked, "collect_fast", lambda *args: None)
+    slow = Matcher.from_rows(rows, crossover=4)
+    assert fast.stats() == slow.stats() == {
+        "b1": {"threshold": 31, "contents": 3, "skipped_low_quality": 1,
+               "signals": {"md5": 1, "pdq": 4, "sha256": 1, "sticker_pdq": 1}},
+        "other": {"threshold": 20, "contents": 6, "skipped_low_quality": 0, "signals": {"pdq": 6}}}
+    for a, b in ((fast._pdq, slow._pdq), (fast._contents, slow._contents)):
+        for name in ("_ids", "_payload", "_codes", "keys", "frame_count", "refs", "frame0"):
+            if hasattr(a, name):
+                assert (getattr(a, name)[:len(a)] == getattr(b, name)[:len(b)]).all(), name
+    assert fast._contents.frames == slow._contents.frames == {1: {1: 1, 2: 1}}
+    q = media(*[frame(flip(base[2 + f], 4, rng), index=f) for f in range(3)])
+    # content 1 by its MD5 (distance 0), the animation by 3 of 3 frames
+    assert fast.match(q) == slow.match(q) and [m.content_id for m in fast.match(q)] == [1, 2]
+    assert [m.content_id for m in fast.match_hash("pdq", base[5])] == []  # low quality
+    upper = [r._replace(signal_id=r.signal_id + 5000, value=r.value.upper(), content_id=99)
+             for r in rows[:1]]  # upper-case hex: the row path normalises it
+    fast.add_rows(upper)
+    assert [m.content_id for m in fast.match_hash("pdq", base[0])] == [1, 99]
+
+
+def test_match_hashes_reads_metadata_once(rng):
+    hashes = [rand(rng) for _ in range(5)]
+    asked = []
+
+    def resolver(ids):
+        asked.append(list(ids))
+        return {i: (f"c{i}.webp", None, ()) for i in ids}
+
+    m = Matcher.from_rows([row(h, content_id=i + 1) for i, h in enumerate(hashes)], resolver=resolver)
+    found = m.match_hashes("pdq", hashes + [rand(rng)])
+    assert [[x.content_name for x in f] for f in found] == [[f"c{i}.webp"] for i in range(1, 6)] + [[]]
+    assert asked == [[1, 2, 3, 4, 5]]  # one resolver call for the batch, not one per hash

@@ -11,7 +11,6 @@ import importlib
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import BankError
-from ..signals.base import SIGNAL_TYPES
-from .contents import CONTENT_BITS, ContentTable, Resolver, content_key, db_resolver
-from .codes import pdq_hex_to_array
+from .bankrows import FRAME_BITS, KINDS, Bank, collect_fast, collect_rows, labels_of, where
+from .contents import CONTENT_BITS, ContentTable, Resolver, db_resolver
 from .exact import ExactIndex
 from .pdq import PDQIndex
 from .persist import read_arrays, replace_dir, write_arrays
@@ -32,33 +30,16 @@ DEFAULT_MIN_QUALITY = 50
 DEFAULT_FRAME_MATCH_RATIO = 0.8
 """Fraction of frames that must match, on both sides, for an animated bank item."""
 
-KINDS = ("pdq", "sticker_pdq", "md5", "sha256")  # kind codes (index) in payloads/saves
-FRAME_BITS = 23  # payload = content_row << 24 | frame_index << 1 | kind (0 pdq, 1 sticker_pdq)
 _BATCH = 50_000
 _FORMAT = 1
 
 
-@dataclass(slots=True)
-class _Bank:
-    name: str
-    threshold: int
-    labels: tuple[str, ...]
-    enabled: bool
-    contents: int = 0
-    signals: dict[str, int] = field(default_factory=dict)
-    skipped_low_quality: int = 0
-
-
-def _labels(*groups: Iterable[str] | None) -> tuple[str, ...]:
-    out: dict[str, None] = {}
-    for group in groups:
-        for label in group or ():
-            out.setdefault(label, None)
-    return tuple(out)
-
-
-def _where(sid: int, bank: str) -> str:
-    return f"signal {sid} (bank {bank!r})"
+def _rows_of(keys: np.ndarray, rows: np.ndarray, ckeys: np.ndarray) -> np.ndarray:
+    """Content row (int64) of each of ``ckeys``, all among ``keys`` (row ``rows[i]``)."""
+    if len(keys) == 1:
+        return np.full(len(ckeys), rows[0], dtype=np.int64)
+    order = np.argsort(keys)
+    return rows[order][np.searchsorted(keys[order], ckeys)]
 
 
 class BankIndex:
@@ -101,7 +82,7 @@ class BankIndex:
         self._exact = {"md5": ExactIndex(), "sha256": ExactIndex()}
         self._exact_rows: dict[int, tuple[int, str]] = {}  # sid -> (content row, kind)
         self._contents = ContentTable(keep_metadata=resolver is None)
-        self._banks: dict[int, _Bank] = {}
+        self._banks: dict[int, Bank] = {}
         self._bank_ids: dict[str, int] = {}
         self._lock = RWLock()
         self._rebuild: threading.Thread | None = None
@@ -188,111 +169,73 @@ class BankIndex:
             self._rebuild.join(timeout)
 
     def _add_batch(self, rows: list[Any], seen_banks: dict[int, tuple[str, int]]) -> int:
-        sids: set[int] = set()
-        pdq: tuple[list, ...] = ([], [], [], [], [])  # sid, value, ckey, frame, kind code
-        exact: tuple[list, ...] = ([], [], [], [])  # sid, value, ckey, kind
-        touched: list[int] = []  # ckey per row (indexed or skipped): content refcounts
-        new: dict[int, tuple[int, Any]] = {}  # ckey -> (frame_count, row) first seen
-        per_bank: dict[tuple[int, str], int] = {}
-        for row in rows:
-            sid = int(row.signal_id)
-            bank_id = int(row.bank_id)
-            bank = self._bank(row, bank_id, sid, seen_banks)
-            if sid in sids or sid in self._exact_rows:
-                raise BankError(f"{_where(sid, bank.name)}: signal id given twice")
-            sids.add(sid)
-            kind = SIGNAL_TYPES.get(row.signal_type)
-            if kind is None:
-                raise BankError(f"{_where(sid, bank.name)}: unknown signal type "
-                                f"{row.signal_type!r}; known: {', '.join(SIGNAL_TYPES)}")
-            try:
-                value = kind.validate(row.value)
-                ckey = content_key(bank_id, int(row.content_id))
-            except ValueError as exc:
-                raise BankError(f"{_where(sid, bank.name)}: {exc}") from None
-            if ckey not in new:
-                new[ckey] = (int(row.content_frame_count or 1), row)
-            touched.append(ckey)
-            if kind.perceptual:
-                if row.quality is not None and row.quality < self.min_quality:
-                    bank.skipped_low_quality += 1
-                    continue
-                frame = int(row.frame_index)
-                if not 0 <= frame < 1 << FRAME_BITS:
-                    raise BankError(f"{_where(sid, bank.name)}: frame index must be "
-                                    f"0..{(1 << FRAME_BITS) - 1}, saw {frame}")
-                for lst, v in zip(pdq, (sid, value, ckey, frame, KINDS.index(kind.name))):
-                    lst.append(v)
-            else:
-                for lst, v in zip(exact, (sid, value, ckey, kind.name)):
-                    lst.append(v)
-            per_bank[bank_id, kind.name] = per_bank.get((bank_id, kind.name), 0) + 1
-        p_sids = np.asarray(pdq[0], dtype=np.int64)
-        all_sids = np.concatenate([p_sids, np.asarray(exact[0], dtype=np.int64)])
+        batch = collect_fast(self, rows, seen_banks) or collect_rows(self, rows, seen_banks)
+        all_sids = np.concatenate([batch.p_sid, np.asarray(batch.e_sid, dtype=np.int64)])
         held = self._pdq.contains(all_sids)
         if held.any():  # a PDQ signal id already held (under any type)
             sid = int(all_sids[held][0])
-            ckeys = pdq[2] + exact[2]
-            bank = self._banks[ckeys[(pdq[0] + exact[0]).index(sid)] >> CONTENT_BITS]
-            raise BankError(f"{_where(sid, bank.name)}: signal id given twice")
-        rows_of = self._content_rows(new)
-        t_rows = np.asarray([rows_of[k] for k in touched], dtype=np.int64)
+            ckeys = batch.p_ckey.tolist() + batch.e_ckey
+            bank = self._banks[ckeys[all_sids.tolist().index(sid)] >> CONTENT_BITS]
+            raise BankError(f"{where(sid, bank.name)}: signal id given twice")
+        for bank_id, count in batch.skipped.items():
+            self._banks[bank_id].skipped_low_quality += count
+        keys, crows = self._content_rows(*batch.new)
+        t_rows = _rows_of(keys, crows, batch.touched)
         before = self._contents.refs[t_rows] == 0
         np.add.at(self._contents.refs, t_rows, 1)
         for r in np.unique(t_rows[before]).tolist():
             self._banks[int(self._contents.keys[r]) >> CONTENT_BITS].contents += 1
-        if pdq[0]:
-            c_rows = np.asarray([rows_of[k] for k in pdq[2]], dtype=np.int64)
-            frames = np.asarray(pdq[3], dtype=np.int64)
-            payload = (c_rows << 24) | (frames << 1) | np.asarray(pdq[4], dtype=np.int64)
-            self._pdq.add(p_sids, pdq_hex_to_array(pdq[1]), payload, compact=False)
-            self._contents.add_frame(c_rows, frames, +1)
-        for sid, value, ckey, kind in zip(*exact):
+        if len(batch.p_sid):
+            c_rows = _rows_of(keys, crows, batch.p_ckey)
+            payload = (c_rows << 24) | (batch.p_frame << 1) | batch.p_kind
+            self._pdq.add(batch.p_sid, batch.p_codes, payload, compact=False)
+            self._contents.add_frame(c_rows, batch.p_frame, +1)
+        e_rows = _rows_of(keys, crows, np.asarray(batch.e_ckey, dtype=np.int64)).tolist()
+        for sid, value, crow, kind in zip(batch.e_sid, batch.e_value, e_rows, batch.e_kind):
             self._exact[kind].add([sid], [value])
-            self._exact_rows[sid] = (rows_of[ckey], kind)
-        for (bank_id, kind), count in per_bank.items():
+            self._exact_rows[sid] = (crow, kind)
+        for (bank_id, kind), count in batch.per_bank.items():
             signals = self._banks[bank_id].signals
             signals[kind] = signals.get(kind, 0) + count
-        return len(pdq[0]) + len(exact[0])
+        return len(batch.p_sid) + len(batch.e_sid)
 
-    def _content_rows(self, new: dict[int, tuple[int, Any]]) -> dict[int, int]:
-        """Content row of every key in ``new``, appending the unknown ones."""
-        keys = np.fromiter(new, dtype=np.int64, count=len(new))
+    def _content_rows(self, keys: np.ndarray, frame_counts: np.ndarray,
+                      firsts: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """``(keys, content row of each)``, appending the unknown keys (``frame_counts``
+        and ``firsts``, the first row of each key, give their frame count and metadata)."""
         found = self._contents.find(keys)
-        missing = keys[found < 0]
-        if len(missing):
-            order = np.argsort(missing, kind="stable")
-            missing = missing[order]
-            firsts = [new[int(k)] for k in missing]
-            meta = ([(r.content_name, r.content_pack, tuple(r.content_labels or ())) for _, r in firsts]
+        miss = np.flatnonzero(found < 0)
+        if len(miss):
+            order = miss[np.argsort(keys[miss], kind="stable")]
+            meta = ([(r.content_name, r.content_pack, tuple(r.content_labels or ()))
+                     for r in (firsts[i] for i in order.tolist())]
                     if self._contents.keep_metadata else None)
-            found[found < 0] = self._contents.append(
-                missing, np.asarray([fc for fc, _ in firsts], dtype=np.int32), meta)[np.argsort(order)]
-        return dict(zip(keys.tolist(), found.tolist()))
+            found[order] = self._contents.append(keys[order], frame_counts[order].astype(np.int32), meta)
+        return keys, found
 
-    def _bank(self, row: Any, bank_id: int, sid: int, seen: dict[int, tuple[str, int]]) -> _Bank:
+    def _bank(self, row: Any, bank_id: int, sid: int, seen: dict[int, tuple[str, int]]) -> Bank:
         """Bank of ``row``: checked once per bank per call, compared on every row."""
         name, threshold = row.bank_name, row.bank_threshold
         prev = seen.get(bank_id)
         if prev is not None:
             if prev[0] != name:
-                raise BankError(f"{_where(sid, name)}: bank id {bank_id} is also named {prev[0]!r}")
+                raise BankError(f"{where(sid, name)}: bank id {bank_id} is also named {prev[0]!r}")
             if prev[1] != threshold:
-                raise BankError(f"{_where(sid, name)}: bank threshold {threshold} differs from "
+                raise BankError(f"{where(sid, name)}: bank threshold {threshold} differs from "
                                 f"{prev[1]} seen in an earlier row of the same bank")
             return self._banks[bank_id]
         if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 <= threshold <= 256:
-            raise BankError(f"{_where(sid, name)}: bank threshold must be 0..256 bits, saw {threshold!r}")
+            raise BankError(f"{where(sid, name)}: bank threshold must be 0..256 bits, saw {threshold!r}")
         other = self._bank_ids.get(name)
         if other is not None and other != bank_id:
-            raise BankError(f"{_where(sid, name)}: bank name {name!r} is used by two bank ids")
+            raise BankError(f"{where(sid, name)}: bank name {name!r} is used by two bank ids")
         bank = self._banks.get(bank_id)
         if bank is None:
-            bank = self._banks[bank_id] = _Bank(name, threshold, _labels(row.bank_labels),
+            bank = self._banks[bank_id] = Bank(name, threshold, labels_of(row.bank_labels),
                                                 bool(getattr(row, "bank_enabled", True)))
         else:
             self._bank_ids.pop(bank.name, None)
-            bank.name, bank.threshold, bank.labels = name, threshold, _labels(row.bank_labels)
+            bank.name, bank.threshold, bank.labels = name, threshold, labels_of(row.bank_labels)
         self._bank_ids[name] = bank_id
         seen[bank_id] = (name, threshold)
         return bank
@@ -344,7 +287,7 @@ class BankIndex:
             if enabled is not None:
                 bank.enabled = bool(enabled)
             if labels is not None:
-                bank.labels = _labels(labels)
+                bank.labels = labels_of(labels)
         return True
 
     # ----------------------------------------------------------------- reading
@@ -407,7 +350,7 @@ class BankIndex:
         self._pdq = PDQIndex.load(d)
         self._contents = ContentTable.load(d)
         for bid, name, threshold, labels, enabled, contents, signals, skipped in meta["banks"]:
-            self._banks[bid] = _Bank(name, threshold, tuple(labels), enabled, contents,
+            self._banks[bid] = Bank(name, threshold, tuple(labels), enabled, contents,
                                      dict(signals), skipped)
             self._bank_ids[name] = bid
         for sid, row, kind, value in meta["exact"]:

@@ -154,8 +154,9 @@ class Matcher(BankIndex):
                 and c.bank_matched / c.bank_total >= r - _EPS)
 
     def _make_all(self, kept: list[tuple[int, tuple, FramesMatched]], *,
-                  with_frame: bool) -> list[Match]:
-        meta = self._contents.metadata([row for row, _, _ in kept], self.resolver)
+                  with_frame: bool, meta: dict | None = None) -> list[Match]:
+        if meta is None:
+            meta = self._contents.metadata([row for row, _, _ in kept], self.resolver)
         out = []
         for row, best, counts in kept:
             dist, _rank, transform, frame, _sid, query_signal, bank_type, value = best
@@ -227,12 +228,14 @@ class Matcher(BankIndex):
             else:
                 for v, hits in zip(unique, per):
                     self._exact_hits(kind.name, v, scope, hits)
-            out = {}
-            for v, hits in zip(unique, per):
-                kept = [(row, h.best, FramesMatched(1, 1, len(h.bank_frames),
-                                                    self._contents.bank_total(row)))
-                        for row, h in hits.items()]
-                out[v] = self._make_all(kept, with_frame=False)
+            kept_per = [[(row, h.best, FramesMatched(1, 1, len(h.bank_frames),
+                                                     self._contents.bank_total(row)))
+                         for row, h in hits.items()] for hits in per]
+            # one metadata call for the whole batch (a resolver reads the database)
+            meta = self._contents.metadata(sorted({row for hits in per for row in hits}),
+                                           self.resolver)
+            out = {v: self._make_all(kept, with_frame=False, meta=meta)
+                   for v, kept in zip(unique, kept_per)}
         return [list(out[v]) for v in clean]
 
 
