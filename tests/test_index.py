@@ -254,9 +254,12 @@ def test_mih_save_load_round_trip(tmp_path, mih_index):
 
 
 def test_plans():
-    assert plan_widths(10_000_000) == (22, 22, 22, 22) + (21,) * 8
+    # 10 M: 8 x 22 bits probed with 2 flips, 4 x 20 bits with 1 (fewest candidates that fit)
+    assert plan_widths(10_000_000) == (22,) * 8 + (20,) * 4
     assert plan_widths(100_000) == (16,) * 16
-    assert plan_flips((22, 22, 22, 22) + (21,) * 8, 31) == (1, 1, 1, 1) + (2,) * 8
+    assert plan_flips((22,) * 8 + (20,) * 4, 31, 10_000_000) == (2,) * 8 + (1,) * 4
+    # the same widths, fewer codes: flips move to where probes are cheaper than candidates
+    assert plan_flips((22,) * 8 + (20,) * 4, 31, 1000) == (2,) * 4 + (1,) * 4 + (2,) * 4
     assert plan_flips((16,) * 16, 31) == (1,) * 16  # python-threatexchange's nflip=1
     assert plan_flips((16,) * 16, 5) == (0,) * 6 + (-1,) * 10  # 6 substrings suffice
     for r in range(0, 100):

@@ -17,6 +17,7 @@ sort), 4 bytes per code per substring, and flips are allotted per substring.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations
 from math import comb
 
@@ -34,32 +35,67 @@ SORTED_MIN = 16
 hashes 0.33 vs 0.70 ms of CPU per query; one query gains nothing from reordering)."""
 
 
-def plan_widths(n: int) -> tuple[int, ...]:
-    """Substring widths (bits) for ``n`` codes: about ``log2(n)`` bits each, 16..22.
+_PROBE = 1.0  # cost of one probe relative to verifying one candidate (measured about even)
 
-    Returns widths summing to 256, e.g. 10 M codes -> 12 substrings (8 of 21, 4 of 22
-    bits); 100 k -> 16 of 16 bits. Wider keys mean fewer candidates per probe but more
-    probes and a larger dense offsets array (``2**w`` entries of 4 bytes per substring).
+
+def _cost(width: int, nflip: int, n: int) -> float:
+    """Work of probing one ``width``-bit substring with exactly ``nflip`` flipped bits:
+    ``C(w, f)`` probes, each reading about ``n / 2**w`` candidates."""
+    return comb(width, nflip) * (_PROBE + n / 2**width) if 0 <= nflip <= width else float("inf")
+
+
+def plan_flips(widths: tuple[int, ...], radius: int, n: int = 1 << 20) -> tuple[int, ...]:
+    """Flips per substring so that ``sum(f_t + 1) >= radius + 1`` (the exactness
+    condition), at the least expected work for ``n`` random codes: each unit of the sum
+    goes, greedily, to the substring where it adds the fewest probes plus candidates
+    (increments grow with ``f``, so greedy is optimal). -1: substring not probed.
     """
-    w = int(min(22, max(16, round(np.log2(max(n, 2))))))
-    m = -(-CODE_BITS // w)
-    base, extra = divmod(CODE_BITS, m)
-    return tuple([base + 1] * extra + [base] * (m - extra))
-
-
-def plan_flips(widths: tuple[int, ...], radius: int) -> tuple[int, ...]:
-    """Flips per substring so that ``sum(f_t + 1) >= radius + 1`` (the exactness condition).
-
-    Extra flips go to the narrowest substrings first (fewest probes).
-    """
-    m = len(widths)
-    need = radius + 1
-    base, extra = divmod(need, m)
-    order = sorted(range(m), key=lambda t: widths[t])
-    flips = [base - 1] * m
-    for t in order[:extra]:
+    flips = [-1] * len(widths)
+    for _ in range(radius + 1):
+        t = min(range(len(widths)), key=lambda t: (_cost(widths[t], flips[t] + 1, n), t))
         flips[t] += 1
     return tuple(flips)
+
+
+def _work(widths: tuple[int, ...], radius: int, n: int) -> float:
+    flips = plan_flips(widths, radius, n)
+    return sum(_cost(w, j, n) for w, f in zip(widths, flips) for j in range(f + 1))
+
+
+@lru_cache(maxsize=64)
+def plan_widths(n: int, radius: int = 31) -> tuple[int, ...]:
+    """Substring widths (bits, summing to 256) for ``n`` codes searched at ``radius``.
+
+    Among layouts of 8..16 substrings in two widths (12..24 bits), the one with the least
+    expected work (probes plus candidates, :func:`plan_flips`) whose tables fit in
+    ``max(64 n, 128 MB)`` bytes (``4 n`` per substring plus ``4 * 2**w`` of offsets;
+    64 bytes per code keeps 10 M codes within the 1.5 GB goal). E.g. 10 M codes -> 8 substrings of 22 bits probed with 2 flips and 4 of 20
+    bits with 1: about 5 600 candidates per query at 31 bits, against 9 100 for 12
+    even substrings of 21-22 bits (8 of them with 2 flips) in the same memory.
+    """
+    budget = max(64 * n, 1 << 27)
+    best: tuple[float, tuple[int, ...]] | None = None
+    for m in range(8, 17):
+        for k in range(1, m + 1):
+            for hi in range(12, 25):
+                rest = CODE_BITS - k * hi
+                if k == m:
+                    if rest:
+                        continue
+                    widths = (hi,) * m
+                else:
+                    lo, extra = divmod(rest, m - k)
+                    if lo < 8 or lo + (extra > 0) > hi:
+                        continue
+                    widths = (hi,) * k + (lo + 1,) * extra + (lo,) * (m - k - extra)
+                if 4 * m * n + 4 * sum(1 << w for w in widths) > budget:
+                    continue
+                work = _work(widths, radius, n)
+                if best is None or (work, len(widths)) < (best[0], len(best[1])):
+                    best = (work, widths)
+    if best is None:  # pragma: no cover - the 16 x 16-bit layout always fits
+        return (16,) * 16
+    return best[1]
 
 
 def _masks(width: int, nflip: int) -> np.ndarray:
@@ -155,7 +191,7 @@ class MultiIndexHash:
 
     def expected_candidates(self, radius: int) -> float:
         """Expected candidates per query for uniformly random codes at ``radius`` bits."""
-        flips = plan_flips(self.widths, radius)
+        flips = plan_flips(self.widths, radius, self.n)
         return float(sum(sum(comb(w, k) for k in range(f + 1)) * self.n / 2**w
                          for w, f in zip(self.widths, flips)))
 
@@ -169,7 +205,7 @@ class MultiIndexHash:
         """Kernel arguments for ``radius``: layout, flips and XOR masks (cached)."""
         plan = self._plans.get(radius)
         if plan is None:
-            flips = plan_flips(self.widths, radius)
+            flips = plan_flips(self.widths, radius, self.n)
             masks = [self._probe_masks(t, f) if f >= 0 else np.empty(0, np.int64)
                      for t, f in enumerate(flips)]
             as64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
