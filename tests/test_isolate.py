@@ -214,3 +214,42 @@ def test_prestart_respects_isolate_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pool_module, "_default", None)
     prestart()
     assert pool_module._default is None
+
+
+def test_stream_requeues_the_files_behind_a_killed_worker() -> None:
+    """hash_ordered keeps two files in each worker's pipe: when the worker dies, the file
+    it was decoding gets decoder_crashed and the one queued behind it is hashed by the
+    replacement."""
+    import signal
+
+    cuppy, slow = CUPPY.read_bytes(), _slow_animation()
+    items = [("a.webp", cuppy), ("slow.webp", slow), ("b.webp", cuppy), ("c.webp", cuppy)]
+    with DecoderPool(1) as p:
+        stream = p.hash_ordered(items, lambda it: (it[1], it[0]), workers=1)
+        results = [next(stream)]  # a.webp done; slow.webp decoding, b.webp queued behind it
+        os.kill(p.pids()[0], signal.SIGKILL)
+        results += list(stream)
+        assert p.replaced == 1
+    assert [item[0] for item, _ in results] == ["a.webp", "slow.webp", "b.webp", "c.webp"]
+    sig, err, _ = results[1][1]
+    assert sig is None and str(err) == "slow.webp: decoder process killed by SIGKILL (address-space limit 1024 MB)"
+    assert [res[0].pdq for i, (_, res) in enumerate(results) if i != 1] == [CUPPY_PDQ] * 3
+
+
+def test_stream_gives_its_worker_to_a_thread_that_waits() -> None:
+    """A scan's stream holds workers only while no other thread waits for one: a
+    hash() from another thread (the HTTP API) is served before the scan ends."""
+    import threading
+
+    data = CUPPY.read_bytes()
+    with DecoderPool(1) as p:
+        stream = p.hash_ordered([data] * 60, lambda d: (d, "c.webp"), workers=1)
+        next(stream)
+        served = threading.Event()
+        got = []
+        t = threading.Thread(target=lambda: (got.append(p.hash(TGS.read_bytes(), name="t.tgs")), served.set()))
+        t.start()
+        flags = [served.is_set() for _ in stream]
+        t.join()
+    assert len(flags) == 59 and flags[-1]  # served while the stream still had files to yield
+    assert got[0] == hash_bytes(TGS.read_bytes(), name="t.tgs", variants=False)

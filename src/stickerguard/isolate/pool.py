@@ -13,16 +13,15 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import queue
 import subprocess
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from ..errors import StickerguardError
-from .process import Eof, Timeout, WorkerProcess
+from .process import Eof, IdleWorkers, Timeout, WorkerProcess
 from .protocol import (
     FATAL,
     FLAG_VARIANTS,
@@ -101,7 +100,7 @@ class DecoderPool:
         if test_hooks:
             env["STICKERGUARD_ISOLATE_TEST_HOOKS"] = "1"
         self._env = env
-        self._idle: queue.SimpleQueue[WorkerProcess] = queue.SimpleQueue()  # C: cheap get/put per file
+        self._idle = IdleWorkers()
         self._lock = threading.Lock()
         self._all: set[WorkerProcess] = set()
         self._closed = False
@@ -137,6 +136,25 @@ class DecoderPool:
             raise Eof
         worker.ready = True
 
+    def _failure(self, worker: WorkerProcess, exc: BaseException, phase: str, name: str) -> StickerguardError:
+        """Replace a worker that timed out (:class:`Timeout`) or died (anything else) and
+        return the typed error for the file ``name`` it was on (``phase`` "start": it never
+        became ready)."""
+        if isinstance(exc, Timeout):
+            self._retire(worker)
+            if phase == "start":
+                return WorkerCrashed(f"decoder worker did not start within {self.sandbox.startup_timeout_s:g} s",
+                                     path=name)
+            return WorkerTimeout(f"decoding took longer than {self.sandbox.timeout_s:g} s (wall-clock limit); "
+                                 "worker killed", path=name, field="timeout_s")
+        how = worker.death() if worker.proc.poll() is not None or phase == "run" else "closed its pipe"
+        self._retire(worker)
+        if how == "killed by SIGXCPU":
+            return WorkerTimeout(f"decoding used more than {self.sandbox.cpu_seconds:g} s of CPU (RLIMIT_CPU); "
+                                 f"worker {how}", path=name, field="cpu_seconds")
+        return WorkerCrashed(f"decoder process {how} (address-space limit {self.sandbox.memory_bytes >> 20} MB)",
+                             path=name)
+
     # -- one request ------------------------------------------------------------------
     def _call(self, op: int, flags: int, name: str, opts: bytes, payload: bytes,
               max_payload: int) -> tuple[int, bytes, bytes]:
@@ -144,7 +162,7 @@ class DecoderPool:
         WorkerCrashed / WorkerTimeout (the worker is then replaced)."""
         if self._closed:
             raise RuntimeError("DecoderPool is closed")
-        worker = self._idle.get()
+        worker = self._idle.take(block=True)
         phase = "start"
         self._tls.seconds = 0.0
         run_start = time.monotonic()
@@ -156,26 +174,8 @@ class DecoderPool:
             deadline = run_start + self.sandbox.timeout_s
             worker.send(encode_request(op, flags, name, opts, len(payload)), payload, deadline)
             kind, rflags, body, out = worker.recv(deadline, MAX_REPLY_BODY, max_payload)
-        except Timeout:
-            self._retire(worker)
-            if phase == "start":
-                raise WorkerCrashed(f"decoder worker did not start within {self.sandbox.startup_timeout_s:g} s",
-                                    path=name) from None
-            raise WorkerTimeout(
-                f"decoding took longer than {self.sandbox.timeout_s:g} s (wall-clock limit); worker killed",
-                path=name, field="timeout_s",
-            ) from None
-        except (Eof, ValueError, OSError):
-            how = worker.death() if worker.proc.poll() is not None or phase == "run" else "closed its pipe"
-            self._retire(worker)
-            if how == "killed by SIGXCPU":
-                raise WorkerTimeout(
-                    f"decoding used more than {self.sandbox.cpu_seconds:g} s of CPU (RLIMIT_CPU); worker {how}",
-                    path=name, field="cpu_seconds",
-                ) from None
-            raise WorkerCrashed(
-                f"decoder process {how} (address-space limit {self.sandbox.memory_bytes >> 20} MB)", path=name
-            ) from None
+        except (Timeout, Eof, ValueError, OSError) as exc:
+            raise self._failure(worker, exc, phase, name) from None
         except BaseException:
             self._retire(worker)
             raise
@@ -233,6 +233,22 @@ class DecoderPool:
                                 frame_count=int(head["frame_count"]), duration_ms=float(head["duration_ms"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise WorkerCrashed(f"decoder worker sent a malformed frame reply: {exc}", path=name) from exc
+
+    def hash_ordered(self, items: Iterable, job_of: Callable[[object], tuple[bytes, str] | None], *,
+                     limits: Limits | None = None, variants: bool = False, workers: int = 0,
+                     depth: int = 2) -> Iterator[tuple[object, tuple | None]]:
+        """Hash many files with ``depth`` requests queued per worker, in the calling thread
+        (what ``scan`` uses; see :mod:`.stream`).
+
+        ``job_of(item)`` gives ``(bytes, name)`` to hash or None to pass the item through;
+        yields ``(item, None)`` or ``(item, (signals | None, error | None, seconds))`` in
+        input order, with the same typed errors and limits as :meth:`hash`. ``workers``:
+        most workers used at once (0 = the pool's size).
+        """
+        from .stream import hash_ordered
+
+        return hash_ordered(self, items, job_of, opts=options(limits), variants=variants,
+                            workers=workers or self.size, depth=depth)
 
     def submit_hash(self, data: bytes, *, name: str, limits: Limits | None = None,
                     variants: bool = False) -> Future:

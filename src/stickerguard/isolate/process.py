@@ -1,4 +1,5 @@
-"""One sandboxed decoder process seen from the parent: start, framed I/O with deadlines, death.
+"""One sandboxed decoder process seen from the parent (start, framed I/O with deadlines,
+death) and the pool's queue of idle ones.
 
 The worker is a fresh ``python -m stickerguard.isolate.worker`` (exec, not fork: no parent
 memory, threads or fds are inherited; ``close_fds=True``; stderr to /dev/null). Its stdin
@@ -14,7 +15,9 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 
 from .protocol import REPLY
 
@@ -107,6 +110,17 @@ class WorkerProcess:
         del self._buf[:end]
         return kind, flags, body, payload
 
+    def buffered(self) -> bool:
+        """True when a whole reply is already in the read buffer (``poll`` would not say so)."""
+        if len(self._buf) < REPLY.size:
+            return False
+        _, _, body_len, payload_len = REPLY.unpack_from(self._buf)
+        return len(self._buf) >= REPLY.size + body_len + payload_len
+
+    def readable(self) -> bool:
+        """True when the reply pipe has data or was closed (a read would not block)."""
+        return bool(self._poll_in.poll(0))
+
     def kill(self) -> None:
         """SIGKILL the worker and reap it (never raises)."""
         try:
@@ -141,3 +155,44 @@ class WorkerProcess:
             except ValueError:
                 return f"killed by signal {-code}"
         return f"exited with status {code}"
+
+
+class IdleWorkers:
+    """Idle workers, handed out first come, first served (a thread that waits is served
+    before a later caller, even one that just gave a worker back: that is how a scan's
+    stream lets the HTTP API in). :attr:`waiting` counts the threads blocked in :meth:`take`."""
+
+    def __init__(self) -> None:
+        self._workers: list[WorkerProcess] = []
+        self._queue: deque[object] = deque()
+        self._cond = threading.Condition(threading.Lock())
+
+    @property
+    def waiting(self) -> int:
+        """Threads blocked in :meth:`take`."""
+        return len(self._queue)
+
+    def put(self, worker: WorkerProcess) -> None:
+        """Make ``worker`` available (wakes the longest-waiting taker)."""
+        with self._cond:
+            self._workers.append(worker)
+            if self._queue:
+                self._cond.notify_all()
+
+    def take(self, *, block: bool) -> WorkerProcess | None:
+        """An idle worker; None when none is idle and ``block`` is False."""
+        with self._cond:
+            if self._workers and not self._queue:
+                return self._workers.pop()
+            if not block:
+                return None
+            ticket = object()
+            self._queue.append(ticket)
+            try:
+                while not (self._workers and self._queue[0] is ticket):
+                    self._cond.wait()
+                return self._workers.pop()
+            finally:
+                self._queue.remove(ticket)
+                if self._queue and self._workers:
+                    self._cond.notify_all()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,22 +254,16 @@ def scan(
         from ..isolate import get_pool
 
         decoder = pool or get_pool(workers)
-        window: deque = deque()
-        for item in items:
-            future = None
-            if isinstance(item, Sticker):
-                future = decoder.submit_hash(item.data, name=item.path, limits=limits, variants=variants)
-            window.append((item, future))
-            while len(window) > 2 * workers:
-                yield _finish(*window.popleft())
-        while window:
-            yield _finish(*window.popleft())
-
-    def _finish(item: Sticker | SourceError, future) -> ScanResult:
-        if future is None:
-            return _source_result(item)
-        sig, err, seconds = future.result()
-        return _sticker_result(item, sig, err, matcher, banks, seconds)
+        stickers = decoder.hash_ordered(
+            items, lambda it: (it.data, it.path) if isinstance(it, Sticker) else None,
+            limits=limits, variants=variants, workers=workers,
+        )
+        for item, res in stickers:
+            if res is None:
+                yield _source_result(item)
+            else:
+                sig, err, seconds = res
+                yield _sticker_result(item, sig, err, matcher, banks, seconds)
 
     for result in (_isolated() if isolate else _in_process()):
         if summary is not None:
