@@ -242,10 +242,12 @@ def test_fastpdq_luma_equals_pdqhash_binding_for_every_colour():
     for r in range(256):
         img = np.dstack([np.full_like(g, r), g, b])
         want = (img[:, :, 0] * 0.299 + img[:, :, 1] * 0.587 + img[:, :, 2] * 0.114).astype("float32")
-        got = fastpdq._luma(img)
+        got = np.empty(img.shape[:2], np.float32)
+        fastpdq._luma(img, got)
         assert np.array_equal(got, want), r
         rgba = np.ascontiguousarray(np.dstack([img, np.full_like(g, 255 - r)]))
-        got = fastpdq._luma_words(rgba.view(np.uint32).reshape(rgba.shape[:2]))
+        got = np.empty(img.shape[:2], np.float32)
+        fastpdq._luma_words(rgba.view(np.uint32).reshape(rgba.shape[:2]), got)
         assert np.array_equal(got, want), r
 
 

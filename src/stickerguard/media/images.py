@@ -8,12 +8,13 @@ and copied out after each seek.
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from io import BytesIO
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import ExifTags, Image, ImageOps
 
 from ..errors import DecodeError, LimitExceeded, UnsupportedMedia
 from .limits import Limits, check_duration, check_frames, check_pixels, check_total_pixels
@@ -31,6 +32,15 @@ _PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError,
 # we do the same so that timestamps match what people see.
 MIN_FRAME_DURATION_MS = 10.0
 CLAMPED_FRAME_DURATION_MS = 100.0
+
+#: Freed Pillow image blocks kept for reuse (Pillow's ``set_blocks_max``, the
+#: ``PILLOW_BLOCKS_MAX`` knob; Pillow's default is 0). Why: each decoded frame and each
+#: copy of it is a fresh ~1 MB allocation that the kernel must fault in page by page;
+#: on this project's VM that cost more than libwebp's decode itself (512x512 WebP
+#: decode 2.8 -> 0.85 ms CPU). At most this many blocks (each <= Pillow's 16 MB block
+#: size, 1 MB for a 512x512 RGBA frame) stay allocated after images are freed.
+#: Applied at import unless ``PILLOW_BLOCKS_MAX`` is set in the environment.
+PILLOW_BLOCKS_MAX = 8
 
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 # Pillow "converts" LAB to RGBA by copying channels, which is wrong without an ICC transform.
@@ -84,9 +94,31 @@ def _corrupt(fmt: str, data: bytes, exc: BaseException, name: str) -> DecodeErro
     return DecodeError(f"truncated or corrupt {fmt}: {detail or type(exc).__name__}", path=name)
 
 
+def keep_pillow_blocks(count: int = PILLOW_BLOCKS_MAX) -> None:
+    """Let Pillow keep up to ``count`` freed image blocks for reuse (see :data:`PILLOW_BLOCKS_MAX`).
+
+    Never lowers a larger setting; does nothing when ``PILLOW_BLOCKS_MAX`` is in the
+    environment (Pillow read it at import: the operator's choice wins).
+    """
+    if "PILLOW_BLOCKS_MAX" not in os.environ and Image.core.get_blocks_max() < count:
+        Image.core.set_blocks_max(count)
+
+
+keep_pillow_blocks()
+
+# EXIF orientations ImageOps.exif_transpose turns (1 and unknown values are left as they are).
+_TURNING_ORIENTATIONS = frozenset(range(2, 9))
+
+
 def _exif_transposed(im: Image.Image) -> Image.Image:
-    """Apply EXIF orientation with ``ImageOps.exif_transpose``; ignore unreadable/bad values."""
+    """Apply EXIF orientation with ``ImageOps.exif_transpose``; ignore unreadable/bad values.
+
+    Returns ``im`` itself (not a copy: the caller copies to RGBA anyway) when there is
+    nothing to turn: no EXIF, orientation 1 or a value exif_transpose does not know.
+    """
     try:
+        if im.getexif().get(ExifTags.Base.Orientation, 1) not in _TURNING_ORIENTATIONS:
+            return im
         return ImageOps.exif_transpose(im)
     except (*_PIL_ERRORS, TypeError, AttributeError):
         return im
@@ -132,7 +164,7 @@ def decode_pillow(
             check_frames(frame_count, limits, name)
             if frame_count <= 1:
                 im.load()
-                still = to_rgba(_exif_transposed(im), name=name)
+                still = to_rgba(_exif_transposed(im), name=name)  # a copy: im is closed below
                 return DecodedMedia(
                     format=fmt,
                     width=still.width,

@@ -36,7 +36,9 @@ in ~0.3 s). No ``fastmath``: no FMA contraction or reassociation.
 
 from __future__ import annotations
 
+import functools
 import sys
+import threading
 
 import numpy as np
 from numba import njit
@@ -62,22 +64,19 @@ _DCT_T = np.ascontiguousarray(_DCT.T)
 
 
 @njit(cache=True, nogil=True)
-def _luma(img):  # pragma: no cover - compiled
-    """float32 (h, w) luma of a uint8 (h, w, 3|4) array, the binding's float64 formula."""
+def _luma(img, out):  # pragma: no cover - compiled
+    """float32 (h, w) luma of a uint8 (h, w, 3|4) array into ``out``, the binding's float64 formula."""
     h, w = img.shape[0], img.shape[1]
-    out = np.empty((h, w), np.float32)
     for i in range(h):
         for j in range(w):
             out[i, j] = np.float32(np.float64(img[i, j, 0]) * 0.299 + np.float64(img[i, j, 1]) * 0.587
                                    + np.float64(img[i, j, 2]) * 0.114)
-    return out
 
 
 @njit(cache=True, nogil=True)
-def _luma_words(px):  # pragma: no cover - compiled
+def _luma_words(px, out):  # pragma: no cover - compiled
     """Same luma from RGBA pixels viewed as little-endian uint32 words (h, w): vectorises."""
     h, w = px.shape
-    out = np.empty((h, w), np.float32)
     for i in range(h):
         x = px[i]
         o = out[i]
@@ -85,7 +84,6 @@ def _luma_words(px):  # pragma: no cover - compiled
             v = x[j]
             o[j] = np.float32(np.float64(v & 0xFF) * 0.299 + np.float64((v >> 8) & 0xFF) * 0.587
                               + np.float64((v >> 16) & 0xFF) * 0.114)
-    return out
 
 
 @njit(nogil=True, inline="always")
@@ -216,25 +214,23 @@ def _box_cols(x, out, w):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _downsample(lum, rows, cols):  # pragma: no cover - compiled
+def _downsample(lum, rows, cols, p1, buf, obuf, p3, p4):  # pragma: no cover - compiled
     """Two Jarosz passes (rows, columns) and 64x64 decimation, as pdqhash does.
 
     ``lum`` float32 (n, m) (overwritten: reused as scratch), ``rows``/``cols`` int64
-    (64,) decimation indices -> float32 (64, 64).
+    (64,) decimation indices -> float32 (64, 64). Scratch (contents ignored): ``p1``
+    float32 (n, m), ``buf``/``obuf`` (m, STRIP), ``p3``/``p4`` (n, 64).
     """
     n, m = lum.shape
     w_rows = (m + 127) // 128
     w_cols = (n + 127) // 128
-    buf = np.zeros((m, STRIP), np.float32)
-    obuf = np.zeros((m, STRIP), np.float32)
-    p1 = np.empty((n, m), np.float32)
     for i0 in range(0, n, STRIP):
         bn = _load_strip(lum, i0, buf)
         _box_strip(buf, obuf, m, w_rows)
         _store_strip(obuf, i0, bn, p1)
     p2 = lum
     _box_cols(p1, p2, w_cols)
-    p3 = np.empty((n, 64), np.float32)  # second row pass, kept at the decimated columns only
+    # second row pass, kept at the decimated columns only (p3)
     for i0 in range(0, n, STRIP):
         bn = _load_strip(p2, i0, buf)
         _box_strip(buf, obuf, m, w_rows)
@@ -242,7 +238,6 @@ def _downsample(lum, rows, cols):  # pragma: no cover - compiled
             src = obuf[cols[c]]
             for k in range(bn):
                 p3[i0 + k, c] = src[k]
-    p4 = np.empty((n, 64), np.float32)
     _box_cols(p3, p4, w_cols)
     a = np.empty((64, 64), np.float32)
     for r in range(64):
@@ -317,20 +312,48 @@ def _signals(a, d, dt, nvar, out):  # pragma: no cover - compiled
     return min(total // 90, 100)
 
 
+@functools.lru_cache(maxsize=64)
 def _decimation(n: int) -> np.ndarray:
     return ((np.arange(64) + 0.5) * n / 64).astype(np.int64)  # int((i + 0.5) * n / 64), as in C++
 
 
+_local = threading.local()
+_SCRATCH_SIZES = 3
+
+
+def _scratch(h: int, w: int) -> tuple[np.ndarray, ...]:
+    """This thread's float32 work arrays for an (h, w) image, reused while the size repeats.
+
+    Why: fresh 1 MB arrays per frame cost more in page faults than the filter itself
+    on this VM (a 512x512 frame: ~0.3 ms); one set per thread keeps kernels nogil-safe.
+    Holds ~8 h w bytes (2 MB for 512x512) per size, for the last ``_SCRATCH_SIZES``
+    sizes (a frame and its 64x64 canonical form alternate) per thread.
+    """
+    sets = getattr(_local, "scratch", None)
+    if sets is None:
+        sets = _local.scratch = {}
+    cached = sets.pop((h, w), None)
+    if cached is None:
+        cached = (np.empty((h, w), np.float32), np.empty((h, w), np.float32),
+                  np.zeros((w, STRIP), np.float32), np.zeros((w, STRIP), np.float32),
+                  np.empty((h, 64), np.float32), np.empty((h, 64), np.float32))
+        while len(sets) >= _SCRATCH_SIZES:
+            del sets[next(iter(sets))]
+    sets[(h, w)] = cached  # most recently used last
+    return cached
+
+
 def _hash(img: np.ndarray, nvar: int) -> tuple[list[str], int]:
     h, w = img.shape[0], img.shape[1]
+    lum, p1, buf, obuf, p3, p4 = _scratch(h, w)
     if img.shape[2] == 4 and sys.byteorder == "little":  # R is the low byte of each word
-        lum = _luma_words(img.view(np.uint32).reshape(h, w))
+        _luma_words(img.view(np.uint32).reshape(h, w), lum)
     else:
-        lum = _luma(img)
+        _luma(img, lum)
     if (h, w) == (64, 64) and nvar == 1:
         a = lum  # pdqFloat256FromFloatLuma copies a 64x64 input unfiltered
     else:
-        a = _downsample(lum, _decimation(h), _decimation(w))
+        a = _downsample(lum, _decimation(h), _decimation(w), p1, buf, obuf, p3, p4)
     out = np.empty((nvar, 32), np.uint8)
     quality = _signals(a, _DCT, _DCT_T, nvar, out)
     text = out.tobytes().hex()
