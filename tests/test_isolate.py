@@ -253,3 +253,19 @@ def test_stream_gives_its_worker_to_a_thread_that_waits() -> None:
         t.join()
     assert len(flags) == 59 and flags[-1]  # served while the stream still had files to yield
     assert got[0] == hash_bytes(TGS.read_bytes(), name="t.tgs", variants=False)
+
+
+def test_a_worker_over_its_rss_limit_is_replaced_between_files() -> None:
+    from stickerguard.isolate.pool import RSS_CHECK_EVERY
+
+    data = CUPPY.read_bytes()
+    with DecoderPool(1, SandboxLimits(max_rss_bytes=1 << 20)) as p:  # every worker holds ~200 MB
+        first = p.pids()
+        sigs = [p.hash(data, name="c.webp") for _ in range(RSS_CHECK_EVERY - 1)]
+        assert p.replaced == 0 and p.pids() == first  # checked every RSS_CHECK_EVERY files only
+        sigs.append(p.hash(data, name="c.webp"))
+        assert p.replaced == 1 and p.pids() != first
+        stream = p.hash_ordered([data] * RSS_CHECK_EVERY, lambda d: (d, "c.webp"), workers=1)
+        sigs += [res[0] for _, res in stream]
+        assert p.replaced == 2
+    assert {s.pdq for s in sigs} == {CUPPY_PDQ} and len(sigs) == 2 * RSS_CHECK_EVERY

@@ -121,6 +121,14 @@ class WorkerProcess:
         """True when the reply pipe has data or was closed (a read would not block)."""
         return bool(self._poll_in.poll(0))
 
+    def rss_bytes(self) -> int:
+        """Resident memory of the worker in bytes (0 if it is gone)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/statm", "rb") as fh:
+                return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return 0
+
     def kill(self) -> None:
         """SIGKILL the worker and reap it (never raises)."""
         try:

@@ -152,7 +152,7 @@ class _Stream:
             job.result = (None, error_from_wire(body, job.name), seconds)
         else:
             job.result = (None, WorkerCrashed("decoder worker sent an unexpected reply", path=job.name), seconds)
-        if flags & FATAL or (not queue and worker.jobs >= self.pool.sandbox.max_jobs):
+        if flags & FATAL or self.pool._worn_out(worker):
             self.backlog.extendleft(reversed(self._drop(worker)))
             self.pool._retire(worker)
 
