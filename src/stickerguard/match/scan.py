@@ -254,9 +254,9 @@ def scan(
         from ..isolate import get_pool
 
         decoder = pool or get_pool(workers)
-        stickers = decoder.hash_ordered(
+        stickers = decoder.hash_ordered(  # every worker of the pool, as its threads did before
             items, lambda it: (it.data, it.path) if isinstance(it, Sticker) else None,
-            limits=limits, variants=variants, workers=workers,
+            limits=limits, variants=variants,
         )
         for item, res in stickers:
             if res is None:
