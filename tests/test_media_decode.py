@@ -438,3 +438,38 @@ def test_bmp_and_static_gif_decode() -> None:
 def test_bad_sample_interval_is_a_caller_error() -> None:
     with pytest.raises(ValueError, match="sample_interval_ms must be a positive number of milliseconds, got -5"):
         decode(CUPPY.read_bytes(), name="c.webp", sample_interval_ms=-5)
+
+
+def test_decoded_frames_share_their_pixels_with_numpy() -> None:
+    # Still and animation frames are array-backed: np.asarray gives the same memory each time
+    # (no Pillow tobytes copy), with the decoded pixel values, read-only.
+    import numpy as np
+
+    from stickerguard.media.images import PixelImage
+
+    still = decode(CUPPY.read_bytes(), name="x").frames[0].image
+    anim = decode(ANIMATED.read_bytes(), name="y").frames[1].image
+    for image in (still, anim):
+        assert isinstance(image, PixelImage) and image.mode == "RGBA"
+        a, b = np.asarray(image), np.asarray(image)
+        assert np.shares_memory(a, b) and not a.flags.writeable and a.shape == (512, 512, 4)
+        assert np.array_equal(a, np.frombuffer(image.tobytes(), np.uint8).reshape(a.shape))
+    assert tuple(np.asarray(still)[256, 256]) == still.getpixel((256, 256)) == (255, 255, 236, 255)
+
+
+def test_pixel_image_falls_back_after_an_in_place_change() -> None:
+    import numpy as np
+
+    from stickerguard.media.images import pixel_image
+
+    pixels = np.zeros((3, 5, 4), np.uint8)
+    pixels[1, 2] = (10, 20, 30, 40)
+    image = pixel_image(pixels)
+    assert image.size == (5, 3) and image.getpixel((2, 1)) == (10, 20, 30, 40)
+    assert np.shares_memory(np.asarray(image), pixels)
+    image.putalpha(200)  # Pillow copies the read-only core first
+    after = np.asarray(image)
+    assert not np.shares_memory(after, pixels) and after[1, 2].tolist() == [10, 20, 30, 200]
+    assert pixels[1, 2].tolist() == [10, 20, 30, 40]
+    with pytest.raises(ValueError, match=r"^expected a uint8 \(h, w, 4\) RGBA array, got uint8 \(3, 5, 3\)$"):
+        pixel_image(pixels[:, :, :3])

@@ -47,6 +47,53 @@ _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 _NEEDS_COLOUR_MANAGEMENT = {"LAB"}
 
 
+class PixelImage(Image.Image):
+    """A read-only RGBA ``PIL.Image`` sharing memory with a numpy array (see :func:`pixel_image`).
+
+    ``np.asarray(image)`` returns that array (read-only, shape (h, w, 4), uint8) instead
+    of Pillow's ``tobytes()`` copy (which copies every pixel twice: encoder, then join).
+    Why: each decoded frame is read as an array by plain PDQ and by the canonical form;
+    on a 512x512 sticker those copies cost about as much as the PDQ filter passes.
+    Pillow copies a read-only core before any in-place change (``putalpha``, ``paste``,
+    ...); once the core is no longer the one built on the array, this falls back to
+    Pillow's own ``__array_interface__``, so the array is never stale.
+    """
+
+    _pixels: np.ndarray | None = None
+    _pixels_core: object = None
+
+    @property
+    def __array_interface__(self):  # type: ignore[override]
+        if self._pixels is not None and self.readonly and getattr(self, "_im", None) is self._pixels_core:
+            return self._pixels.__array_interface__
+        return super().__array_interface__
+
+
+def pixel_image(pixels: np.ndarray) -> Image.Image:
+    """Wrap a uint8 (h, w, 4) RGBA array as a :class:`PixelImage` without copying it.
+
+    The image is read-only and shares memory with ``pixels`` (C-contiguous; made so
+    with a copy if it is not): the caller must not write to ``pixels`` afterwards.
+    Raises ValueError for another dtype or shape.
+    """
+    a = np.ascontiguousarray(pixels)
+    if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 4:
+        raise ValueError(f"expected a uint8 (h, w, 4) RGBA array, got {a.dtype} {a.shape}")
+    view = a.view()
+    view.setflags(write=False)
+    im = Image.frombuffer("RGBA", (a.shape[1], a.shape[0]), a, "raw", "RGBA", 0, 1)
+    im.__class__ = PixelImage
+    im._pixels = view  # type: ignore[attr-defined]
+    im._pixels_core = im.im  # type: ignore[attr-defined]
+    return im
+
+
+def _frame_image(im: Image.Image, name: str) -> Image.Image:
+    """The frame as an array-backed RGBA image owning its pixels (``im`` may be closed after)."""
+    rgba = im if im.mode == "RGBA" else to_rgba(im, name=name)
+    return pixel_image(np.asarray(rgba))
+
+
 def to_rgba(im: Image.Image, *, name: str | None = None) -> Image.Image:
     """Return a new RGBA copy of ``im`` for every Pillow mode our formats produce.
 
@@ -164,7 +211,7 @@ def decode_pillow(
             check_frames(frame_count, limits, name)
             if frame_count <= 1:
                 im.load()
-                still = to_rgba(_exif_transposed(im), name=name)  # a copy: im is closed below
+                still = _frame_image(_exif_transposed(im), name)  # a copy: im is closed below
                 return DecodedMedia(
                     format=fmt,
                     width=still.width,
@@ -191,7 +238,7 @@ def decode_pillow(
                 elapsed += duration
                 check_duration(elapsed, limits, name)
                 if sampler.keep(index, timestamp, duration):
-                    frames.append(Frame(image=to_rgba(im, name=name), index=index, timestamp_ms=timestamp, duration_ms=duration))
+                    frames.append(Frame(image=_frame_image(im, name), index=index, timestamp_ms=timestamp, duration_ms=duration))
         except Image.DecompressionBombError as exc:
             raise LimitExceeded(f"Pillow decompression-bomb check: {exc}", path=name, field="max_pixels") from exc
         except _PIL_ERRORS as exc:
