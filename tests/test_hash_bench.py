@@ -22,6 +22,11 @@ def test_quick_mode_writes_json_markdown_and_plot(tmp_path):
     static = res["rows"]["static_webp"]
     assert sorted(static) == ["sg_bank", "sg_query", "sg_query_pdqhash", "te_pdq"]
     assert all(row["hashes"] == 25 and row["errors"] == 0 and row["files_per_s"] > 0 for row in static.values())
+    assert all(row["page_faults_per_file"] >= 0 for row in static.values())
+    tuned = res["malloc_tuned"]
+    assert tuned["env"] == {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
+    assert sorted(tuned["static_webp"]) == ["sg_query", "te_pdq"]
+    assert all(row["hashes"] == 25 and row["errors"] == 0 for row in tuned["static_webp"].values())
     # python-threatexchange cannot open Lottie (.tgs) files; stickerguard hashes all 6
     assert res["rows"]["tgs"]["te_pdq"]["errors"] == 6 and res["rows"]["tgs"]["sg_query"]["errors"] == 0
     assert [s["stage"] for s in res["stages_ms"]][:2] == ["read file", "decode (media.decode)"]
@@ -29,4 +34,5 @@ def test_quick_mode_writes_json_markdown_and_plot(tmp_path):
         ("in-process (isolate=False)", 1, 52, 0), ("sandboxed pool", 1, 52, 0), ("sandboxed pool", 2, 52, 0)]
     md = (tmp_path / "hash.md").read_text()
     assert md.startswith("# Hashing speed\n") and "Command: `python -m benchmarks hash --quick --rounds 1`" in md
+    assert "## Allocator sensitivity (static WebP, child process with glibc keeping freed memory)" in md
     assert (tmp_path / "hash.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
