@@ -130,6 +130,7 @@ def test_signals_wire_round_trip_and_malformed_bodies_are_crashes(pool: DecoderP
         "truncated": (body[:-1], f"body is {len(body) - 1} bytes, expected {len(body)}"),
         "no frames": (body[:85] + b"\0\0", "frame count 0 is out of range"),
         "short header": (body[:40], "unpack_from requires a buffer of at least 87 bytes"),
+        "records missing": (body[:85] + b"\6\0" + body[87:87 + 24], "body is 111 bytes, too short for 6 frame records"),
         "non-ascii format": (body[:48] + b"\xffebp" + body[52:], "'ascii' codec can't decode byte 0xff"),
     }
     for what, (raw, message) in bad.items():

@@ -99,6 +99,22 @@ class WorkerProcess:
         Raises Timeout; Eof when the worker closed its pipe or announced a body or payload
         larger than ``max_body`` / ``max_payload`` bytes.
         """
+        if not self._buf:  # usual case: the whole reply arrives in one read, used as is
+            self._wait(self._poll_in, deadline)
+            try:
+                chunk = os.read(self.fd_in, 1 << 16)
+            except BlockingIOError:
+                chunk = None
+            if chunk == b"":
+                raise Eof
+            if chunk and len(chunk) >= REPLY.size:
+                kind, flags, body_len, payload_len = REPLY.unpack_from(chunk)
+                if body_len > max_body or payload_len > max_payload:
+                    raise Eof
+                if len(chunk) == REPLY.size + body_len + payload_len:
+                    return kind, flags, chunk[REPLY.size:REPLY.size + body_len], chunk[REPLY.size + body_len:]
+            if chunk:
+                self._buf += chunk
         self._fill(REPLY.size, deadline)
         kind, flags, body_len, payload_len = REPLY.unpack_from(self._buf)
         if body_len > max_body or payload_len > max_payload:

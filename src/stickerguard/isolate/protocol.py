@@ -179,29 +179,32 @@ def signals_from_wire(body: bytes, name: str) -> MediaSignals:
         md5, sha, fmt, width, height, animated, frame_count, duration_ms, n = _MEDIA.unpack_from(body)
         if not 0 < n <= MAX_FRAMES:
             raise ValueError(f"frame count {n} is out of range")
-        records = [_FRAME.unpack_from(body, _MEDIA.size + i * _FRAME.size) for i in range(n)]
         block = _MEDIA.size + n * _FRAME.size
-        count = 0
-        for rec in records:
-            if rec[3] > 1 or max(rec[5:]) > MAX_LIST:
-                raise ValueError("frame record out of range")
-            count += 1 + rec[3] + rec[5] + rec[6] + rec[7]
-        if len(body) != block + 32 * count:
-            raise ValueError(f"body is {len(body)} bytes, expected {block + 32 * count}")
+        records = list(_FRAME.iter_unpack(body[_MEDIA.size:block]))
+        if len(records) != n:
+            raise ValueError(f"body is {len(body)} bytes, too short for {n} frame records")
+        # One hex string for every hash, sliced per field; the size check after the loop
+        # rejects a body whose hash block is shorter or longer than the records announce.
         hx = body[block:].hex()
         frames, pos = [], 0
         for index, ts, quality, has_c, c_quality, n1, n2, n3 in records:
-            pdq = hx[pos:pos + 64]
-            pos += 64
+            if has_c > 1 or n1 > MAX_LIST or n2 > MAX_LIST or n3 > MAX_LIST:
+                raise ValueError("frame record out of range")
+            end = pos + 64
             canonical = None
             if has_c:
-                canonical = hx[pos:pos + 64]
-                pos += 64
-            lists = []
-            for k in (n1, n2, n3):
-                lists.append(tuple([hx[p:p + 64] for p in range(pos, pos + 64 * k, 64)]))
-                pos += 64 * k
-            frames.append(FrameSignals(index, ts, pdq, quality, canonical, c_quality, *lists))
+                canonical = hx[end:end + 64]
+                end += 64
+            e1 = end + 64 * n1
+            e2 = e1 + 64 * n2
+            e3 = e2 + 64 * n3
+            frames.append(FrameSignals(index, ts, hx[pos:pos + 64], quality, canonical, c_quality,
+                                       tuple([hx[p:p + 64] for p in range(end, e1, 64)]),
+                                       tuple([hx[p:p + 64] for p in range(e1, e2, 64)]),
+                                       tuple([hx[p:p + 64] for p in range(e2, e3, 64)])))
+            pos = e3
+        if len(hx) != pos:
+            raise ValueError(f"body is {len(body)} bytes, expected {block + pos // 2}")
         fmt = fmt.rstrip(b"\0").decode("ascii")
         return MediaSignals(md5.hex(), sha.hex(), fmt, width, height, bool(animated), frame_count, duration_ms, frames)
     except (ValueError, TypeError, struct.error) as exc:
