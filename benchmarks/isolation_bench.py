@@ -303,7 +303,7 @@ def plot(res: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8))
     colors = {"te_pdq": "#888", "in_process": "#4a7", "pool_1_worker": "#37b"}
     for ax, key in zip(axes, ("static", "animated")):
         for g, (label, rows) in enumerate((("same allocator", res["same_allocator"][key]), ("glibc default", res[key]))):
@@ -318,7 +318,7 @@ def plot(res: dict, path: Path) -> None:
         ax.set_xticks([1, 5], ["scanner on workers' malloc settings", "scanner on glibc defaults"], fontsize=8)
         ax.set_title(f"{key} WebP, one core")
         ax.set_ylabel("CPU ms per file (median round)")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     fig.suptitle(f"Isolation overhead - {res['machine']['cpu']} - {res['machine']['date_utc']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
