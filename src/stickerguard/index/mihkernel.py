@@ -143,11 +143,24 @@ def search_sorted(qbe, words, perm, offsets, off_base, starts, widths, flips, ma
     and verified block by block, so code reads stay in cache.
 
     Random reads are what the one-query kernel spends its time on (at 10 M hashes,
-    measured 0.70 ms per query: 0.12 for ``perm``, 0.57 for the codes); in this order
-    a batch takes 0.33 ms of CPU per query. Same arguments and result as :func:`search`.
+    measured 0.70 ms per query: 0.12 for ``perm``, 0.57 for the codes). The three
+    passes are separate compiled functions: as one function they ran 1.7x slower
+    (0.43 vs 0.25 ms of CPU per query at 10 M, measured). Same arguments and result as
+    :func:`search`.
     """
+    pos, tag, counts = _gather(qbe, words, perm, offsets, off_base, starts, widths, flips,
+                               masks, mask_base, shift, kbits)
+    spos, stag = _by_block(pos, tag, counts, shift)
+    return _verify(qbe, words, spos, stag, starts, widths, flips, r, first_query)
+
+
+@njit(cache=True, nogil=True)
+def _gather(qbe, words, perm, offsets, off_base, starts, widths, flips, masks, mask_base,
+            shift, kbits):  # pragma: no cover - compiled
+    """Pass 1: every candidate ``pos`` with ``tag`` = query << 5 | substring, and the
+    count of candidates per block of positions (``counts[b + 1]``)."""
     nq, m = qbe.shape[0], len(widths)
-    total, most = 0, 0  # pass 0: how many candidates (offsets only, cheap)
+    total, most = 0, 0  # how many candidates (offsets only, cheap)
     for t in range(m):
         most = max(most, mask_base[t + 1] - mask_base[t])
         if flips[t] < 0:
@@ -158,13 +171,13 @@ def search_sorted(qbe, words, perm, offsets, off_base, starts, widths, flips, ma
                 probe = off_base[t] + np.int64(key ^ masks[mi])
                 total += np.int64(offsets[probe + 1]) - np.int64(offsets[probe])
     pos = np.empty(total, np.uint32)
-    tag = np.empty(total, np.uint32)  # query << 5 | substring
+    tag = np.empty(total, np.uint32)
     counts = np.zeros((words.shape[0] >> shift) + 2, np.int64)
     probes = np.empty(nq * most, np.int64)  # key << 26 | query
     ordered = np.empty(nq * most, np.int64)
     kc = np.empty((1 << kbits) + 1, np.int64)
     c = 0
-    for t in range(m):  # pass 1: gather, substring by substring, probes in key order
+    for t in range(m):  # substring by substring, probes in key order
         if flips[t] < 0:
             continue
         drop = max(widths[t] - kbits, 0)
@@ -192,24 +205,39 @@ def search_sorted(qbe, words, perm, offsets, off_base, starts, widths, flips, ma
                 tag[c] = qt
                 counts[(p >> shift) + 1] += 1
                 c += 1
+    return pos, tag, counts
+
+
+@njit(cache=True, nogil=True)
+def _by_block(pos, tag, counts, shift):  # pragma: no cover - compiled
+    """Pass 2: counting sort of (pos, tag) by block of positions."""
     for b in range(len(counts) - 1):
         counts[b + 1] += counts[b]
-    spos = np.empty(total, np.uint32)  # pass 2: counting sort by block of positions
-    stag = np.empty(total, np.uint32)
-    for i in range(total):
+    spos = np.empty(len(pos), np.uint32)
+    stag = np.empty(len(pos), np.uint32)
+    for i in range(len(pos)):
         b = pos[i] >> shift
         at = counts[b]
         spos[at], stag[at] = pos[i], tag[i]
         counts[b] = at + 1
+    return spos, stag
+
+
+@njit(cache=True, nogil=True)
+def _verify(qbe, words, spos, stag, starts, widths, flips, r, first_query):  # pragma: no cover
+    """Pass 3: distances in block order (a loop without branches: 0.10 instead of 0.24 ms
+    per query at 10 M, measured), then each hit once (first substring in budget)."""
     qle_all = _native(qbe)
+    dist = np.empty(len(spos), np.int32)
+    for i in range(len(spos)):  # no stores that depend on the result: LLVM vectorises it
+        dist[i] = _distance(words[spos[i]], qle_all[stag[i] >> 5])
     xbe = np.empty(4, np.uint64)
     out_q, out_p, out_d = _buffers(256)
     k = 0
-    for i in range(total):  # pass 3: verify in block order
+    for i in np.flatnonzero(dist <= r):
         p = np.int64(spos[i])
-        qi, t = np.int64(stag[i] >> 5), np.int64(stag[i] & 31)
-        d = _distance(words[p], qle_all[qi])
-        if d <= r and (t == 0 or _first(qbe[qi], words[p], t, starts, widths, flips, xbe)):
+        qi, t, d = np.int64(stag[i] >> 5), np.int64(stag[i] & 31), np.int64(dist[i])
+        if t == 0 or _first(qbe[qi], words[p], t, starts, widths, flips, xbe):
             if k == len(out_q):
                 out_q, out_p, out_d = _more(out_q, out_p, out_d)
             out_q[k], out_p[k], out_d[k] = qi + first_query, p, d

@@ -27,12 +27,13 @@ import numpy as np
 
 from .codes import (PDQ_BITS, PDQ_BYTES, THREADS, SearchHits, flat_search, grow, pdq_hex_to_array,
                     pool)
-from .mih import SORTED_MIN, MultiIndexHash, scan
+from .mih import MultiIndexHash, scan
 from .persist import load_pdq, save_pdq
 
 DEFAULT_CROSSOVER = 100_000
 """Hashes from which MIH beats faiss' flat scan for one query (measured, docs/matching.md)."""
 _FORMAT = 1
+_THREAD_MIN = 32  # queries per thread below which a batch is not split
 _CHUNK = 1024  # queries per MIH kernel call at most (work arrays: ~150 MB at 10 M)
 
 
@@ -46,9 +47,10 @@ def _ids_array(ids: Sequence[int] | np.ndarray) -> np.ndarray:
 def _steps(m: int) -> list[tuple[int, int]]:
     """Split ``m`` queries into ``[lo, hi)`` chunks: one per search thread (so both
     cores work on a batch), at most :data:`_CHUNK` queries each; one chunk below
-    :data:`~.mih.SORTED_MIN` per thread."""
+    :data:`_THREAD_MIN` queries per thread (a file's 16 dihedral queries stay in the
+    calling thread)."""
     threads = THREADS
-    parts = 1 if m < SORTED_MIN * threads else max(threads, -(-m // _CHUNK))
+    parts = 1 if m < _THREAD_MIN * threads else max(threads, -(-m // _CHUNK))
     bounds = np.linspace(0, m, parts + 1).astype(int)
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
