@@ -95,6 +95,8 @@ class _Stream:
                 worker = None if self.pool._idle.waiting else self._free_slot()
             if worker is None:
                 if not self.mine:
+                    if self.pool._closed:
+                        raise RuntimeError("DecoderPool is closed")
                     self.owed = self.pool._idle.take(block=True)
                     self._adopt(self.owed)
                     continue
@@ -126,14 +128,18 @@ class _Stream:
     def _fail(self, worker: WorkerProcess, exc: BaseException) -> None:
         """The worker died or its oldest file ran out of time: that file gets the typed
         error, the worker is replaced, the files queued behind it go to other workers."""
+        seconds = time.monotonic() - self.head_start.get(worker, time.monotonic())
         jobs = self._drop(worker)
-        if not worker.ready:  # never started: nothing was sent to it
-            self.pool._failure(worker, exc, "start", "<warm-up>")
+        if not worker.ready:  # never started: the next file waiting gets the error (as in hash())
+            waiting = self.backlog.popleft() if self.backlog else None
+            err = self.pool._failure(worker, exc, "start", waiting.name if waiting else "<warm-up>")
+            if waiting is not None:
+                waiting.result = (None, err, 0.0)
             return
         head = jobs.popleft() if jobs else None
         err = self.pool._failure(worker, exc, "run", head.name if head else "<idle>")
         if head is not None:
-            head.result = (None, err, self.pool.sandbox.timeout_s if isinstance(exc, Timeout) else 0.0)
+            head.result = (None, err, seconds)
         self.backlog.extendleft(reversed(jobs))
 
     def _reply(self, worker: WorkerProcess, now: float) -> None:
