@@ -26,6 +26,8 @@ order; only the order in which *independent* values are computed differs:
 * DCT: ``T = D A``, ``B = T D^T`` with float32 sums in k order, ``D`` from float64
   cosines times ``float32(sqrt(2/64))``; median = the 128th smallest of the 256
   coefficients (Torben's selection for n = 256); bit k set when ``B.flat[k] > median``;
+  dihedral variants that are transposes of one another hold the same 256 values, so
+  only 4 medians are selected for the 8 variants;
 * quality: Meta's gradient sum ``int((u - v) * 100 / 255)`` in float32, / 90, <= 100;
 * images under 5 px on a side: all-zero hash, quality 0.
 
@@ -246,6 +248,11 @@ def _downsample(lum, rows, cols, p1, buf, obuf, p3, p4):  # pragma: no cover - c
     return a
 
 
+# Order in which _signals builds the 8 variants, and whose median each one shares.
+_VARIANT_ORDER = np.array([0, 2, 4, 5, 1, 3, 6, 7], np.int64)
+_MEDIAN_OF = np.array([0, 5, 2, 4, 4, 5, 0, 2], np.int64)
+
+
 @njit(cache=True, nogil=True)
 def _signals(a, d, dt, nvar, out):  # pragma: no cover - compiled
     """DCT, the first ``nvar`` dihedral variants' bits into ``out`` (nvar, 32), quality.
@@ -272,7 +279,11 @@ def _signals(a, d, dt, nvar, out):  # pragma: no cover - compiled
             for j in range(16):
                 bi[j] += tik * dk[j]
     flat = np.empty(256, np.float32)
-    for v in range(nvar):
+    medians = np.empty(8, np.float32)
+    for t_ in range(nvar):
+        # Variants 6, 3, 1, 7 are transposes of 0, 4, 5, 2: same 256 values, same median.
+        # So the 4 distinct medians are taken first (order 0 2 4 5 1 3 6 7) and reused.
+        v = _VARIANT_ORDER[t_] if nvar == 8 else t_
         # Meta's dct16OriginalTo*: sign flips of odd rows/columns and transposes.
         for i in range(16):
             for j in range(16):
@@ -293,7 +304,9 @@ def _signals(a, d, dt, nvar, out):  # pragma: no cover - compiled
                 else:
                     x = -b[j, i] if (i + j) & 1 else b[j, i]
                 flat[i * 16 + j] = x
-        median = np.sort(flat)[127]
+        if t_ < 4:
+            medians[v] = np.partition(flat, 127)[127]  # the 128th smallest of 256
+        median = medians[_MEDIAN_OF[v]]
         for byte in range(32):
             acc = 0
             for p in range(8):
