@@ -270,3 +270,16 @@ def test_a_worker_over_its_rss_limit_is_replaced_between_files() -> None:
         sigs += [res[0] for _, res in stream]
         assert p.replaced == 2
     assert {s.pdq for s in sigs} == {CUPPY_PDQ} and len(sigs) == 2 * RSS_CHECK_EVERY
+
+
+def test_workers_that_never_start_fail_each_file_not_the_scan(tmp_path: Path) -> None:
+    (tmp_path / "a.webp").write_bytes(CUPPY.read_bytes())
+    (tmp_path / "b.webp").write_bytes(CUPPY.read_bytes())
+    with DecoderPool(1, SandboxLimits(startup_timeout_s=0.001)) as p:
+        results = list(scan([tmp_path], pool=p))
+        with pytest.raises(WorkerCrashed) as err:
+            p.hash(CUPPY.read_bytes(), name="c.webp")
+        assert p.replaced == 3
+    assert [(r.name, r.error.code, r.error.message) for r in results] == [
+        (name, "decoder_crashed", "decoder worker did not start within 0.001 s") for name in ("a.webp", "b.webp")]
+    assert str(err.value) == "c.webp: decoder worker did not start within 0.001 s"
