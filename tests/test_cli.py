@@ -38,7 +38,7 @@ def test_hash_json_gives_exact_signals(capsys):
     (res,) = doc["results"]
     sig = res["signals"]
     assert (sig["md5"], sig["pdq"], sig["quality"], sig["format"]) == (SMILE_MD5, SMILE_PDQ, 100, "webp")
-    assert sig["sticker_pdq"] == "3e17c1d6dd59276bc26ed5ba3f317e87c1f8c81a36062049c891ffa537eb0012"
+    assert sig["sticker_pdq"] == "3e17c1d6dd5b276b426ed5ba3f317e87c1f8c81a36062049c891ffa537eb0012"
     assert res["pack"]["kind"] == "file"
     assert doc["summary"]["hashed"] == 1
 
@@ -51,7 +51,7 @@ def test_hash_table_lists_every_signal(capsys):
         ("md5", SMILE_MD5),
         ("sha256", "4d9b694cfe50d14aa39c3084b8bc472843135990b953f2c8a7a073ffaf5e2198"),
         ("pdq", SMILE_PDQ),
-        ("sticker_pdq", "3e17c1d6dd59276bc26ed5ba3f317e87c1f8c81a36062049c891ffa537eb0012"),
+        ("sticker_pdq", "3e17c1d6dd5b276b426ed5ba3f317e87c1f8c81a36062049c891ffa537eb0012"),
     ]
 
 
