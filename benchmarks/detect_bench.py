@@ -6,7 +6,9 @@
    (OpenMoji, openclipart, Noto Color Emoji, GNOME/MATE wallpapers, sticker packs),
    fetched and normalised once into ``~/.cache/stickerguard-bench``.
    ``--corpus tests`` uses only ``tests/data`` (for the test suite, no network).
-2. Known set: a seeded random subset (default 1,000 items, of which at most
+2. Exact duplicates (same visible pixels up to mirror/rotation,
+   :func:`benchmarks.distractors.pixel_key`) are dropped first, one copy kept.
+   Known set: a seeded random subset (default 1,000 items, of which at most
    ``known // 30`` animations) stands in for a hash list; every other item is a
    distractor.
 3. Queries: every known static item under every transform of
@@ -42,7 +44,7 @@ from stickerguard.transforms import ANIMATION_TRANSFORMS, TRANSFORMS
 from . import detect_metrics as dm
 from . import detect_report
 from .detect_hashing import Hashed, Job, run_chunk
-from .distractors import REPO, build_corpus, cache_dir, noto_sequences
+from .distractors import REPO, build_corpus, cache_dir, dedupe, noto_sequences
 
 SYSTEMS = ("hma", "sg_plain", "sg_canonical")
 ANIM_QUERIES = ("identity", *ANIMATION_TRANSFORMS)
@@ -235,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--cache", default=None)
     ap.add_argument("--out", default=None, help="output folder (default docs/bench, quick: docs/bench/quick)")
+    ap.add_argument("--dump", default=None, help="also pickle every hash with its role and item (for analysis)")
     args = ap.parse_args(argv)
     n_known = args.known or (20 if args.quick else 1000)
     n_dis = args.distractors if args.distractors is not None else (200 if args.quick else None)
@@ -252,12 +255,21 @@ def main(argv: list[str] | None = None) -> int:
             glyph = it["id"].partition("/")[2]
             if it["source"] == "noto-emoji" and glyph in seqs:
                 it["id"] = f"noto-emoji/u{seqs[glyph]}"
+    dropped: list[tuple[str, str]] = []
+    if args.corpus == "packages":  # exact pixel copies (up to mirror/rotation) are one image
+        items, dropped = dedupe(items, args.cache, args.workers, log)
+        log(f"dropped {len(dropped)} exact pixel duplicates (benchmarks.distractors.pixel_key)")
     known, distractors = select(items, n_known, n_dis, args.seed)
     jobs, meta = make_jobs(known, distractors, args.seed)
     log(f"{len(known)} known ({sum(i['animated'] for i in known)} animated), {len(distractors)} distractors, "
         f"{len(jobs)} files to make and hash")
     results = hash_all(jobs, args.workers, log)
     t_hash = time.time() - t0
+    if args.dump:
+        import pickle
+
+        with open(args.dump, "wb") as fh:
+            pickle.dump({"known": known, "distractors": distractors, "meta": meta, "results": results}, fh)
     scored = score(known, results, meta, distractors)
     errors = [f"{jobs[i].path} [{jobs[i].transform}]: {r.error}" for i, r in enumerate(results) if r.error]
     run = {"argv": ["python", "-m", "benchmarks", "detect", *(argv if argv is not None else sys.argv[1:])],
@@ -265,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
            "known_animated": sum(i["animated"] for i in known), "files_hashed": len(jobs),
            "packages": corpus.get("packages", {}), "sources": _count(distractors), "known_sources": _count(known),
            "seconds_hashing": round(t_hash, 1), "seconds_total": round(time.time() - t0, 1),
-           "errors": errors[:50], "error_count": len(errors)}
+           "errors": errors[:50], "error_count": len(errors), "duplicates_removed": len(dropped),
+           "duplicate_examples": dropped[:20]}
     report = detect_report.write(out, run, scored, quick=args.quick)
     log(f"done in {run['seconds_total']} s; wrote {report}")
     return 0

@@ -154,7 +154,8 @@ def write(out: Path, run: dict, scored: dict, *, quick: bool) -> Path:
          f"Machine: {run['machine']}. Date: {date}. Command: `{' '.join(run['argv'])}` "
          f"({run['workers']} worker processes, {run['seconds_total']} s total).", "",
          f"Known set: {run['known']} items ({run['known_animated']} animated) from {run['known_sources']}; "
-         f"distractors: {run['distractors']} from {run['sources']}. Packages: "
+         f"distractors: {run['distractors']} from {run['sources']}. Exact pixel duplicates (up to mirror "
+         f"and rotation) removed before the split: {run.get('duplicates_removed', 0)}. Packages: "
          + ", ".join(f"{k} {v}" for k, v in run["packages"].items()) + ".", "",
          f"Bank hashes indexed: {run['bank_hashes']}. Files that failed to transform or hash: "
          f"{run['error_count']}. Matcher vs numpy item-distance disagreements at 31: {run['disagreements']}.", "",

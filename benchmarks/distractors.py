@@ -212,6 +212,71 @@ def _pack_items(corpus: Path) -> list[dict]:
     return items
 
 
+#: The 8 dihedral transforms (identity first) under which two images count as one.
+_DIHEDRAL = (None, Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.FLIP_TOP_BOTTOM, Image.Transpose.ROTATE_90,
+             Image.Transpose.ROTATE_180, Image.Transpose.ROTATE_270, Image.Transpose.TRANSPOSE,
+             Image.Transpose.TRANSVERSE)
+
+
+def pixel_key(path: str) -> str:
+    """Key of an image's visible pixels, equal for exact copies up to mirror and rotation.
+
+    The first frame in RGBA with the RGB of every fully transparent pixel set to 0 (what
+    is stored there is invisible), then ``min`` over the 8 dihedral transforms of
+    SHA-256(size + RGBA bytes). Two corpus items with one key are one image.
+    """
+    with Image.open(path) as im:
+        im.seek(0)
+        rgba = im.convert("RGBA")
+    r, g, b, a = rgba.split()
+    hidden = a.point(lambda v: 255 if v == 0 else 0, "1")
+    black = Image.new("L", rgba.size, 0)
+    rgba = Image.merge("RGBA", [Image.composite(black, c, hidden) for c in (r, g, b)] + [a])
+    keys = []
+    for t in _DIHEDRAL:
+        im = rgba if t is None else rgba.transpose(t)
+        keys.append(hashlib.sha256(repr(im.size).encode() + im.tobytes()).hexdigest())
+    return min(keys)
+
+
+def _key_job(path: str) -> tuple[str, str]:
+    try:
+        return path, pixel_key(path)
+    except Exception as exc:  # unreadable here: keep the item (its own key)
+        return path, f"error:{path}:{type(exc).__name__}"
+
+
+def dedupe(items: list[dict], cache: Path | None = None, workers: int = 2,
+           log=print) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Drop exact pixel duplicates (rule: :func:`pixel_key`), keeping the first id in sorted order.
+
+    Animated items are never merged (their key is their id). Keys are cached in
+    ``CACHE/corpus/pixel_keys.json`` by path. Returns ``(kept items in input order,
+    [(dropped id, kept id), ...])``.
+    """
+    cache_file = cache_dir(cache) / "corpus" / "pixel_keys.json"
+    known = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+    todo = sorted({it["path"] for it in items if not it["animated"] and it["path"] not in known})
+    if todo:
+        log(f"corpus: pixel keys of {len(todo)} images")
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+            known.update(dict(pool.map(_key_job, todo, chunksize=64)))
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        cache_file.write_text(json.dumps(known))
+    first: dict[str, str] = {}
+    for it in sorted(items, key=lambda it: it["id"]):
+        first.setdefault(it["id"] if it["animated"] else known[it["path"]], it["id"])
+    dropped = []
+    kept = []
+    for it in items:
+        owner = first[it["id"] if it["animated"] else known[it["path"]]]
+        if owner == it["id"]:
+            kept.append(it)
+        else:
+            dropped.append((it["id"], owner))
+    return kept, sorted(dropped)
+
+
 def pack_corpus() -> Path:
     """``../shared/corpus`` when it exists next to the repository, else ``tests/data``."""
     shared = REPO.parent / "shared" / "corpus"

@@ -69,3 +69,32 @@ def test_quick_run_writes_report(tmp_path):
     assert md.startswith("# Detection benchmark (quick)") and "| **overall** |" in md
     assert (tmp_path / "detect_hist.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "detect_recall.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_dedupe_drops_exact_pixel_copies_up_to_mirror(tmp_path):
+    from PIL import Image
+
+    from benchmarks import distractors
+
+    rng = np.random.default_rng(5)
+    px = rng.integers(0, 256, (20, 30, 4), dtype=np.uint8)
+    px[:5, :, 3] = 0  # a transparent band
+    a = Image.fromarray(px, "RGBA")
+    hidden = px.copy()
+    hidden[:5, :, :3] = 7  # other colour under the transparent pixels: the same visible image
+    other = px.copy()
+    other[10, 10, 0] ^= 1  # one visible pixel differs
+    files = {"x/b_copy": Image.fromarray(hidden, "RGBA"), "x/a": a,
+             "x/c_mirror": a.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+             "x/d_rot": a.transpose(Image.Transpose.ROTATE_90), "x/e_other": Image.fromarray(other, "RGBA")}
+    items = []
+    for ident, im in files.items():
+        path = tmp_path / f"{ident.replace('/', '_')}.png"
+        im.save(path)
+        items.append({"id": ident, "path": str(path), "animated": False, "source": "x"})
+    items.append({"id": "x/anim", "path": str(tmp_path / "missing.webp"), "animated": True, "source": "x"})
+    assert distractors.pixel_key(items[0]["path"]) == distractors.pixel_key(items[1]["path"])
+    kept, dropped = distractors.dedupe(items, tmp_path / "cache", workers=1, log=lambda _m: None)
+    assert [it["id"] for it in kept] == ["x/a", "x/e_other", "x/anim"]
+    assert dropped == [("x/b_copy", "x/a"), ("x/c_mirror", "x/a"), ("x/d_rot", "x/a")]
+    assert (tmp_path / "cache" / "corpus" / "pixel_keys.json").exists()
