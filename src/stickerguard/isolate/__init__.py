@@ -2,7 +2,8 @@
 
 Public surface::
 
-    DecoderPool(size, sandbox, *, test_hooks)   # .hash(), .decode(), .submit_hash(), .close()
+    DecoderPool(size, sandbox, *, test_hooks)   # .hash(), .decode(), .hash_ordered() (scans),
+                                                # .submit_hash(), .close()
     SandboxLimits(memory_bytes, cpu_seconds, timeout_s, startup_timeout_s, max_jobs, max_rss_bytes)
     get_pool(min_size) -> DecoderPool           # process-wide warm pool
     prestart(min_size)                          # start its workers early (light import)

@@ -6,6 +6,9 @@ that imports the decoders once and then decodes file after file. A file that kil
 worker, or runs past the wall-clock / CPU limit, yields a typed error for that file
 alone; the worker is killed and replaced at once (the replacement warms up while the
 other workers go on) and the scan or request continues.
+
+:mod:`.process` holds one worker's pipes and the idle queue, :mod:`.protocol` the wire
+format, :mod:`.stream` the pipelined path scans use.
 """
 
 from __future__ import annotations
