@@ -447,3 +447,28 @@ def test_packs_nested_in_plain_folder_are_read_as_packs(tmp_path):
         kinds[s.pack.kind] = kinds.get(s.pack.kind, 0) + 1
     assert kinds == {"wastickers": 4, "signal": 4, "whatsapp": 48, "folder": 2}
     assert [s.pack.kind for s in stickers][:4] == ["wastickers"] * 4  # files before subfolders
+
+
+def test_read_capped_sees_a_file_grow_past_its_stat_size(tmp_path, monkeypatch):
+    """read_capped asks for the stat size, not the cap; a file that grew after the stat
+    is still read to the end, and refused once it passes the cap."""
+    from stickerguard.errors import LimitExceeded
+    from stickerguard.media import packfs
+    from stickerguard.media.limits import DEFAULT_LIMITS
+
+    f = tmp_path / "grows.webp"
+    f.write_bytes(bytes(range(100)))
+    real = packfs.check_entry
+
+    def stale(path, ctx):  # the stat taken before 90 more bytes were appended
+        st = real(path, ctx)
+        return os.stat_result((st.st_mode, *st[1:6], 10, *st[7:]))
+
+    monkeypatch.setattr(packfs, "check_entry", stale)
+    ctx = packfs.WalkContext(limits=DEFAULT_LIMITS, root=tmp_path)
+    assert packfs.read_capped(f, ctx, limit=150) == bytes(range(100))
+    assert packfs.read_capped(f, ctx, limit=100) == bytes(range(100))
+    with pytest.raises(LimitExceeded) as exc:
+        packfs.read_capped(f, ctx, limit=50)
+    assert exc.value.field == "max_file_bytes"
+    assert str(exc.value) == f"{f}: file grew past the limit while reading (50 B)"

@@ -147,7 +147,12 @@ def read_capped(path: Path, ctx: WalkContext, *, limit: int | None = None) -> by
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
-            data = fh.read(cap + 1)
+            # read(n) allocates n bytes up front: ask for the stat size (+1 to see
+            # growth), not the cap (64 MB per file), and go on only if the file grew
+            want = min(cap, st.st_size) + 1
+            data = fh.read(want)
+            if len(data) == want <= cap:
+                data += fh.read(cap + 1 - len(data))
     except OSError as exc:
         raise PackError(f"cannot read: {exc.strerror}", path=str(path)) from None
     if len(data) > cap:
