@@ -44,6 +44,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     async def lifespan(_app: FastAPI):
         import anyio
 
+        from ..isolate import prestart
+
+        prestart()  # decoder workers warm up while the index loads, not on the first upload
         await anyio.to_thread.run_sync(index.load)
         if follow:
             index.start()
