@@ -71,7 +71,7 @@ HOLE_TOLERANCE = 12
 #: Share of border pixels that must match their median colour for it to be background.
 BORDER_UNIFORM_FRACTION = 0.5
 #: Opaque frames are box-reduced by k = max(1, longest side // WORK_SIZE) before anything else (pixels).
-WORK_SIZE = 128
+WORK_SIZE = 256
 #: Transparent frames: the moment square is box-reduced by k = max(1, its side // SQUARE_WORK_SIZE) (pixels).
 SQUARE_WORK_SIZE = 96
 #: Neighbour jump (max abs channel difference, 0..255) that :func:`noise_blocks` counts.
