@@ -147,7 +147,7 @@ class BankIndex:
         """Compact or rebuild after a change (writer lock held). A bulk load (no MIH yet,
         or a tail larger than the base) rebuilds here; a service's trickle of adds gets
         its MIH rebuild in a background thread, so matches are never held for the
-        rebuild (67 s at 10 M), only for the swap."""
+        rebuild (33-43 s at 10 M), only for the swap."""
         pdq = self._pdq
         if not pdq.needs_rebuild() or pdq.structure == "flat" or pdq.tail > pdq.base:
             pdq.maybe_compact()

@@ -251,7 +251,7 @@ class PDQIndex:
 
     def compact(self) -> None:
         """Drop tombstones and rebuild: MIH tables over all live hashes when there are at
-        least ``crossover`` of them (else one flat scan). O(n log n); 67 s at 10 M
+        least ``crossover`` of them (else one flat scan). O(n log n); 33-43 s at 10 M
         hashes on the reference machine (docs/bench/index.md)."""
         live = self._alive[:self._n]
         if self._dead:
