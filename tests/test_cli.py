@@ -85,6 +85,20 @@ def test_hash_only_bad_files_exits_2(capsys, tmp_path):
     empty.write_bytes(b"")
     code, _, _ = run(capsys, "hash", empty)
     assert code == 2
+    text = tmp_path / "text.webp"  # not media at all: skipped, and nothing was hashed
+    text.write_text("hello\n")
+    assert run(capsys, "hash", text)[0] == 2
+
+
+def test_missing_path_error_names_the_path(capsys, db, tmp_path):
+    run(capsys, "bank", "create", "b")
+    missing = tmp_path / "nope.txt"
+    code, _, err = run(capsys, "bank", "import", "b", missing)
+    assert code == 2
+    assert err.strip() == f"error: {missing}: no such file or directory"
+    code, out, _ = run(capsys, "bank", "import", "b", missing, "--json")
+    assert json.loads(out) == {"error": "io_error", "message": f"{missing}: no such file or directory",
+                               "path": str(missing)}
 
 
 def test_bank_lifecycle_and_scan_exit_codes(capsys, db, tmp_path):
@@ -98,7 +112,7 @@ def test_bank_lifecycle_and_scan_exit_codes(capsys, db, tmp_path):
     # the same stickers again: nothing added, both counted as already in the bank
     code, out, _ = run(capsys, "bank", "import", "known", CUPPY / "02_Cuppy_lol.webp", SMILE)
     assert code == 0
-    assert "added 0 stickers {}, skipped 2 already in the bank" in out
+    assert "added 0 stickers, skipped 2 duplicates (already in the bank or repeated)" in out
     # change log: bank created, signals added; pruning keeps the newest row
     assert run(capsys, "db", "prune-changes", "--older-than-days", "1", "--json")[1] == '{"deleted": 0}\n'
     assert run(capsys, "db", "prune-changes", "--older-than-days", "0", "--json")[1] == '{"deleted": 1}\n'
@@ -128,6 +142,12 @@ def test_bank_lifecycle_and_scan_exit_codes(capsys, db, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("not a sticker\n")
     assert run(capsys, "scan", notes)[0] == 2
+    assert "1 not media (--all lists them)" in run(capsys, "scan", notes)[2]
+    # a match next to a file that fails: 1, but 2 with --strict (any failed file)
+    empty = tmp_path / "empty.webp"
+    empty.write_bytes(b"")
+    assert run(capsys, "scan", SMILE, empty)[0] == 1
+    assert run(capsys, "scan", SMILE, empty, "--strict")[0] == 2
     # unknown bank -> 2 with the bank named
     code, out, _ = run(capsys, "scan", SMILE, "--bank", "nope", "--json")
     assert code == 2

@@ -47,6 +47,9 @@ def _fail(exc: BaseException, as_json: bool = False) -> typer.Exit:
     """Print an error (JSON with a stable code when asked) and return Exit(2)."""
     if isinstance(exc, StickerguardError):
         payload = exc.to_dict()
+    elif isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        payload = {"error": "io_error", "message": f"{exc.filename}: {exc.strerror[0].lower()}{exc.strerror[1:]}",
+                   "path": str(exc.filename)}
     else:
         payload = {"error": "error", "message": str(exc)}
     if as_json:

@@ -41,6 +41,11 @@ def bank_create(
         out.print(f"created bank {info.name!r} (threshold {info.threshold} bits)", highlight=False)
 
 
+def _counts(by_type: dict[str, int]) -> str:
+    """`` (2 md5, 2 pdq)`` for a signals-by-type count; empty when nothing was added."""
+    return f" ({', '.join(f'{n} {t}' for t, n in sorted(by_type.items()))})" if by_type else ""
+
+
 @bank_app.command("import")
 def bank_import(
     name: Annotated[str, typer.Argument(help="Bank to import into.")],
@@ -82,12 +87,14 @@ def bank_import(
         print(json.dumps(report, ensure_ascii=False))
         return
     for h in report["hash_lists"]:
-        dup = f", skipped {h['duplicates']} already in the bank" if h["duplicates"] else ""
-        out.print(f"{h['path']}: imported {h['records']} hashes {h['by_type']}{dup}", highlight=False)
+        dup = (f", skipped {h['duplicates']} duplicates (already in the bank or repeated in the file)"
+               if h["duplicates"] else "")
+        out.print(f"{h['path']}: imported {h['records']} hashes{_counts(h['by_type'])}{dup}", highlight=False)
     if report["media"]:
         m = report["media"]
-        dup = f", skipped {m['duplicates']} already in the bank" if m["duplicates"] else ""
-        out.print(f"added {m['added']} stickers {m['signals']}{dup}", highlight=False)
+        dup = (f", skipped {m['duplicates']} duplicates (already in the bank or repeated)"
+               if m["duplicates"] else "")
+        out.print(f"added {m['added']} stickers{_counts(m['signals'])}{dup}", highlight=False)
         for f in m["failed"]:
             err.print(f"skipped {f['error']['message']}", highlight=False)
 

@@ -60,7 +60,7 @@ def hash_cmd(
                 if f.canonical_pdq:
                     table.add_row(r.path, frame, "sticker_pdq", f.canonical_pdq, str(f.canonical_quality))
         out.print(table)
-    raise typer.Exit(2 if summary.hashed == 0 and summary.error_count else 0)
+    raise typer.Exit(2 if summary.hashed == 0 and (summary.error_count or summary.skipped) else 0)
 
 
 @app.command("scan")
@@ -147,7 +147,8 @@ def _print_summary(summary: Any) -> None:
     errors = ", ".join(f"{n} {code}" for code, n in sorted(summary.errors.items())) or "0"
     err.print(
         f"{summary.stickers} files, {summary.hashed} hashed, {summary.matched} matched, "
-        f"{summary.skipped} not media, errors: {errors} ({summary.seconds:.1f} s)",
+        f"{summary.skipped} not media{' (--all lists them)' if summary.skipped else ''}, "
+        f"errors: {errors} ({summary.seconds:.1f} s)",
         highlight=False,
     )
 

@@ -50,6 +50,12 @@ def serve(
         "STICKERGUARD_URL_ALLOW_HOSTS": ",".join(allow_host or ()),
         "STICKERGUARD_INDEX_DIR": index_dir or "",
     })
+    from .app import err
+
+    shown = f"[{host}]" if ":" in host else host
+    err.print(f"stickerguard serving on http://{shown}:{port} ({workers} worker{'s' if workers != 1 else ''}; "
+              f"API docs at /docs, health at /status; Ctrl-C stops). Lookups are not logged; "
+              f"--log-level info shows uvicorn's start-up and shutdown.", highlight=False)
     uvicorn.run("stickerguard.web:app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False)
 

@@ -148,13 +148,14 @@ class ScanSummary:
                 self.errors[result.error.code] += 1
 
     def exit_code(self, *, strict: bool = False) -> int:
-        """grep-like exit code: 1 if anything matched; else 2 if nothing could be hashed
-        but something failed or was skipped (or ``strict`` and anything failed); else 0."""
+        """grep-like exit code: 2 if ``strict`` and any file failed; else 1 if anything
+        matched; else 2 if nothing could be hashed but something failed or was skipped;
+        else 0."""
+        if strict and self.error_count:
+            return 2
         if self.matched:
             return 1
         if self.hashed == 0 and (self.error_count or self.skipped):
-            return 2
-        if strict and self.error_count:
             return 2
         return 0
 
