@@ -131,50 +131,11 @@ def _store_strip(obuf, i0, bn, out):  # pragma: no cover - compiled
 
 
 @njit(nogil=True, inline="always")
-def _box_strip(buf, obuf, m, w):  # pragma: no cover - compiled
-    """Meta's box1DFloat along buf's first axis (length m), for STRIP sequences at once."""
-    half = (w + 2) // 2
-    s = np.zeros(STRIP, np.float32)
-    cnt = 0
-    ri = 0
-    li = 0
-    oi = 0
-    for _ in range(half - 1):
-        for k in range(STRIP):
-            s[k] += buf[ri, k]
-        cnt += 1
-        ri += 1
-    for _ in range(w - half + 1):
-        cnt += 1
-        c = np.float32(cnt)
-        for k in range(STRIP):
-            s[k] += buf[ri, k]
-            obuf[oi, k] = s[k] / c
-        ri += 1
-        oi += 1
-    c = np.float32(cnt)
-    for _ in range(m - w):
-        for k in range(STRIP):
-            v = s[k] + buf[ri, k]
-            v = v - buf[li, k]
-            s[k] = v
-            obuf[oi, k] = v / c
-        ri += 1
-        li += 1
-        oi += 1
-    for _ in range(half - 1):
-        cnt -= 1
-        c = np.float32(cnt)
-        for k in range(STRIP):
-            s[k] -= buf[li, k]
-            obuf[oi, k] = s[k] / c
-        li += 1
-        oi += 1
-
-
-@njit(nogil=True, inline="always")
 def _box_cols(x, out, w):  # pragma: no cover - compiled
-    """Meta's box1DFloat down every column of ``x`` (n, m), vectorised across columns."""
+    """Meta's box1DFloat down every column of ``x`` (n, m), vectorised across columns.
+
+    Serves the row passes too: a transposed strip ``buf`` (m, STRIP) holds 64 image rows
+    as columns (measured as fast as a copy specialised to the constant STRIP width)."""
     n, m = x.shape
     half = (w + 2) // 2
     s = np.zeros(m, np.float32)
@@ -228,14 +189,14 @@ def _downsample(lum, rows, cols, p1, buf, obuf, p3, p4):  # pragma: no cover - c
     w_cols = (n + 127) // 128
     for i0 in range(0, n, STRIP):
         bn = _load_strip(lum, i0, buf)
-        _box_strip(buf, obuf, m, w_rows)
+        _box_cols(buf, obuf, w_rows)  # buf (m, STRIP): 64 rows at once
         _store_strip(obuf, i0, bn, p1)
     p2 = lum
     _box_cols(p1, p2, w_cols)
     # second row pass, kept at the decimated columns only (p3)
     for i0 in range(0, n, STRIP):
         bn = _load_strip(p2, i0, buf)
-        _box_strip(buf, obuf, m, w_rows)
+        _box_cols(buf, obuf, w_rows)  # buf (m, STRIP): 64 rows at once
         for c in range(64):
             src = obuf[cols[c]]
             for k in range(bn):
