@@ -283,7 +283,9 @@ def test_import_counts_and_names(db, tmp_path):
         assert set(s.scalars(select(BankContent.source))) == {str(f)}
 
 
-def test_reimport_skips_what_the_bank_holds(db, tmp_path):
+@pytest.mark.parametrize("chunk", [5_000, 1])  # 1: every repeat is in an earlier, inserted chunk
+def test_reimport_skips_what_the_bank_holds(db, tmp_path, monkeypatch, chunk):
+    monkeypatch.setattr(banks_io, "CHUNK", chunk)
     create_bank(db, "b")
     create_bank(db, "other")
     f = write(tmp_path, "list.txt", f"{PDQ_C}\n{MD5_EMPTY}\n{PDQ_C}\n")  # line 3 repeats line 1

@@ -75,10 +75,12 @@ def _identity(item: _Item) -> tuple[str, str] | None:
     return (sigs[0]["signal_type"], sigs[0]["value"]) if len(sigs) == 1 else None
 
 
-def _drop_duplicates(s: Session, bank_id: int, chunk: list[_Item], seen: set[tuple[str, str]]) -> list[_Item]:
-    """``chunk`` without items whose identity is already in the bank or in ``seen``
-    (identities met earlier in this import); adds the kept identities to ``seen``.
-    One indexed query per signal type (ix_bank_signals_type_value)."""
+def _drop_duplicates(s: Session, bank_id: int, chunk: list[_Item]) -> list[_Item]:
+    """``chunk`` without items whose identity the bank already holds or that repeat an
+    earlier item of the chunk. Earlier chunks of the same import are already inserted in
+    this transaction, so the query sees them too (no import-wide set: a 10 M-line list
+    would keep every value alive). One indexed query per signal type
+    (ix_bank_signals_type_value)."""
     wanted: dict[str, set[str]] = {}
     for item in chunk:
         key = _identity(item)
@@ -93,6 +95,7 @@ def _drop_duplicates(s: Session, bank_id: int, chunk: list[_Item], seen: set[tup
         ).scalars()
         stored.update((stype, v) for v in found)
     kept = []
+    seen: set[tuple[str, str]] = set()
     for item in chunk:
         key = _identity(item)
         if key is not None:
@@ -150,12 +153,11 @@ def _insert_items(
         return json_cache[key]
 
     content_lo = content_hi = None
-    seen: set[tuple[str, str]] = set()
     duplicates = 0
     for chunk in _batched(items, CHUNK):
         if dedupe:
             before = len(chunk)
-            chunk = _drop_duplicates(s, bank_id, chunk, seen)
+            chunk = _drop_duplicates(s, bank_id, chunk)
             duplicates += before - len(chunk)
             if not chunk:
                 continue
