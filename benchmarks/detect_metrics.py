@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from stickerguard.match import Matcher
+from stickerguard.match.matcher import covered
 from stickerguard.match.types import BankSignalRow
 from stickerguard.signals import MediaSignals
 
@@ -143,10 +144,17 @@ def _kth(values: np.ndarray, ratio: float) -> int:
 
 
 def _frame_rule(per_frame: np.ndarray, bank_frames: np.ndarray) -> int:
-    """Smallest threshold at which both frame ratios reach ``FRAME_RATIO`` (docs/matching.md)."""
-    ids = np.unique(bank_frames)
+    """Smallest threshold at which the query ratio and the bank coverage reach
+    ``FRAME_RATIO`` (``match.matcher.covered``: matched bank frames plus short gaps
+    between them; docs/matching.md)."""
+    ids = np.unique(bank_frames)  # ascending: time order
     e = np.stack([per_frame[:, bank_frames == b].min(axis=1) for b in ids], axis=1)  # (Fq, Fb)
-    return max(_kth(e.min(axis=1), FRAME_RATIO), _kth(e.min(axis=0), FRAME_RATIO))
+    col = e.min(axis=0)
+    need_q = _kth(e.min(axis=1), FRAME_RATIO)
+    for t in sorted(set(col.tolist())):  # coverage only grows with the threshold
+        if covered(range(len(ids)), set(np.flatnonzero(col <= t).tolist())) >= FRAME_RATIO * len(ids) - 1e-9:
+            return max(need_q, int(t))
+    return NEVER
 
 
 def hma_distances(query: str, bank: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -213,7 +213,7 @@ def stage_times(paths: list[Path], rounds: int) -> list[tuple[str, float, str]]:
     rows = [
         ("read file", _best_ms(lambda p: p.read_bytes(), paths, r), "Path.read_bytes"),
         ("decode (media.decode)", _best_ms(lambda d: decode(d, name="x", limits=DEFAULT_LIMITS,
-                                                                sample_interval_ms=hasher.SAMPLE_INTERVAL_MS), datas, r),
+                                                                spread=hasher.SPREAD), datas, r),
          "sniff, limits, libwebp, one copy into an array-backed RGBA frame"),
         ("  of which libwebp (Image.open+load)", _best_ms(lambda d: Image.open(io.BytesIO(d)).load(), datas, r),
          "Pillow's WebP decoder alone"),

@@ -125,7 +125,7 @@ def test_signals_wire_round_trip_and_malformed_bodies_are_crashes(pool: DecoderP
     sig = hash_bytes(ANIMATED.read_bytes(), name="a.webp", variants=True)
     body = signals_to_wire(sig)
     assert signals_from_wire(body, "a.webp") == sig
-    assert len(sig.frames) == 5 and len(sig.frames[0].pdq_dihedral) == 8
+    assert len(sig.frames) == 14 and len(sig.frames[0].pdq_dihedral) == 8
     bad = {
         "truncated": (body[:-1], f"body is {len(body) - 1} bytes, expected {len(body)}"),
         "no frames": (body[:85] + b"\0\0", "frame count 0 is out of range"),

@@ -83,11 +83,11 @@ def test_match_fields_and_json(rng):
                         content_name="cat.webp", content_pack="cats",
                         labels=("csam", "A1", "tg"), signal_type="pdq", query_signal="pdq",
                         distance=3, threshold=31, value=h, query_frame=0,
-                        transform="identity", frames_matched=FramesMatched(1, 1, 1, 1))
+                        transform="identity", frames_matched=FramesMatched(1, 1, 1, 1, 1))
     d = json.loads(json.dumps(hit.to_dict()))
     assert d["labels"] == ["csam", "A1", "tg"]
     assert d["frames_matched"] == {"query_matched": 1, "query_total": 1,
-                                   "bank_matched": 1, "bank_total": 1}
+                                   "bank_matched": 1, "bank_total": 1, "bank_covered": 1}
 
 
 def test_per_bank_threshold(rng):
@@ -141,7 +141,7 @@ def test_exact_beats_perceptual_on_same_content(rng):
     h = rand(rng)
     m = Matcher.from_rows([row(h, content_id=9), row(MD5, signal_type="md5", content_id=9)])
     [hit] = m.match(media(frame(h)))  # distance 0 both ways: exact wins the tie
-    assert (hit.signal_type, hit.distance, hit.frames_matched) == ("md5", 0, (1, 1, 1, 1))
+    assert (hit.signal_type, hit.distance, hit.frames_matched) == ("md5", 0, (1, 1, 1, 1, 1))
 
 
 def test_canonical_matching_rules(rng):
@@ -180,7 +180,7 @@ def test_animation_four_of_five_frames_match(rng):
     q = [frame(flip(bank[i], 5 + i, rng), index=i * 2) for i in range(4)]
     q.append(frame(rand(rng), index=8))
     [hit] = m.match(media(*q))
-    assert hit.frames_matched == FramesMatched(4, 5, 4, 5)
+    assert hit.frames_matched == FramesMatched(4, 5, 4, 5, 4)
     assert (hit.distance, hit.query_frame) == (5, 0)
 
 
@@ -201,7 +201,7 @@ def test_animation_query_side_ratio_fails(rng):
         [row(b, content_id=7, frame_count=5, frame_index=i) for i, b in enumerate(bank)],
         frame_match_ratio=0.5)
     [hit] = lenient.match(media(*q))
-    assert hit.frames_matched == FramesMatched(5, 10, 5, 5)
+    assert hit.frames_matched == FramesMatched(5, 10, 5, 5, 5)
 
 
 def test_static_bank_item_matched_by_one_animation_frame(rng):
@@ -210,7 +210,7 @@ def test_static_bank_item_matched_by_one_animation_frame(rng):
     q = [frame(rand(rng), index=0), frame(flip(h, 9, rng), index=1),
          frame(flip(h, 4, rng), index=2), frame(rand(rng), index=3)]
     [hit] = m.match(media(*q))
-    assert (hit.distance, hit.query_frame, hit.frames_matched) == (4, 2, (2, 4, 1, 1))
+    assert (hit.distance, hit.query_frame, hit.frames_matched) == (4, 2, (2, 4, 1, 1, 1))
 
 
 def test_disabled_and_filtered_banks(rng):
@@ -372,8 +372,8 @@ def test_from_db_real_store(tmp_path, rng):
     hits = m.match(media(*q))
     assert [(x.bank, x.content_name, x.content_pack, x.labels, x.distance, x.frames_matched)
             for x in hits] == [
-        ("stickers", "anim.webp", "pack-x", ("test", "A1"), 4, (4, 5, 4, 5)),
-        ("list", "list.txt:1", None, (), 25, (1, 5, 1, 1)),
+        ("stickers", "anim.webp", "pack-x", ("test", "A1"), 4, (4, 5, 4, 5, 4)),
+        ("list", "list.txt:1", None, (), 25, (1, 5, 1, 1, 1)),
     ]
     assert [x.bank for x in Matcher.from_db(db, ["list"]).match(media(*q))] == ["list"]
 
@@ -464,17 +464,42 @@ def test_real_animation_mirrored_reencoded_matches_all_frames(real_rows):
 
     m = Matcher.from_rows(real_rows)
     [hit] = m.match(hash_bytes(_mirrored_animation(), name="anim.webp"))
+    # 20 frames of 80 ms, 24 spread samples: every frame sampled, 18 kept after dedupe
     assert (hit.content_id, hit.distance, hit.transform, hit.frames_matched) == (
-        10, 0, "flip_y", (7, 7, 7, 7))
+        10, 0, "flip_y", (19, 19, 18, 18, 18))
 
 
-def test_real_animation_prefix_fails_frame_rule(real_rows):
+@pytest.mark.parametrize("transform, frames_matched", [
+    ("anim_reencode", (19, 19, 18, 18, 18)),
+    # 6 of 20 frames dropped: 14 bank frames matched, the other 4 lie next to matched ones
+    ("frame_drop", (13, 13, 14, 18, 18)),
+    # same frames at half the durations: spread sampling picks the same ones
+    ("speed_2x", (19, 19, 18, 18, 18)),
+])
+def test_real_animation_retimed_copies_match(real_rows, transform, frames_matched):
+    from stickerguard.signals import hash_bytes
+    from stickerguard.transforms import apply_animation
+
+    data = apply_animation(transform, (Path(PACKS) / ANIM).read_bytes(), seed=7)
+    [hit] = Matcher.from_rows(real_rows).match(hash_bytes(data, name=f"{transform}.webp"))
+    assert (hit.content_id, hit.distance, hit.frames_matched) == (10, 0, frames_matched)
+
+
+@pytest.mark.parametrize("n_frames, distance, frames_matched", [
+    # (n_frames of 20, expected best distance, frames_matched); coverage counts no frame
+    # past the excerpt's last match, so 12 of 20 frames (60 %) cover 14 of 18 < 0.8
+    (2, 2, (1, 1, 2, 18, 2)),
+    (4, 0, (3, 3, 4, 18, 5)),
+    (8, 0, (7, 7, 9, 18, 10)),
+    (12, 0, (11, 11, 13, 18, 14)),
+])
+def test_real_animation_prefix_fails_frame_rule(real_rows, n_frames, distance, frames_matched):
     from stickerguard.signals import hash_bytes
 
-    sig = hash_bytes(_mirrored_animation(4), name="prefix.webp")
+    sig = hash_bytes(_mirrored_animation(n_frames), name="prefix.webp")
     assert Matcher.from_rows(real_rows).match(sig) == []
-    [hit] = Matcher.from_rows(real_rows, frame_match_ratio=0.25).match(sig)
-    assert (hit.content_id, hit.distance, hit.frames_matched) == (10, 0, (2, 2, 2, 7))
+    [hit] = Matcher.from_rows(real_rows, frame_match_ratio=0.05).match(sig)
+    assert (hit.content_id, hit.distance, hit.frames_matched) == (10, distance, frames_matched)
 
 
 # --- incremental changes and persistence (BankIndex) ---
@@ -519,7 +544,7 @@ def test_removing_frames_updates_animation_rule(rng):
     first = min(m._pdq.ids().tolist())
     assert m.remove_signals([first + 3, first + 4]) == 2  # frames 3 and 4 of the item
     [hit] = m.match(media(*q))
-    assert hit.frames_matched == FramesMatched(3, 3, 3, 3)
+    assert hit.frames_matched == FramesMatched(3, 3, 3, 3, 3)
 
 
 def test_set_bank_threshold_enabled_labels(rng):

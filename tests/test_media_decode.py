@@ -10,9 +10,9 @@ from PIL import Image
 
 import media_fixtures as mf
 from stickerguard.errors import DecodeError, LimitExceeded, UnsupportedMedia
-from stickerguard.media import Limits, decode, sniff
+from stickerguard.media import Limits, Spread, decode, sniff
 from stickerguard.media.images import to_rgba
-from stickerguard.media.sampling import FrameSampler
+from stickerguard.media.sampling import FrameSampler, SpreadSampler
 
 DATA = Path(__file__).parent / "data"
 CUPPY = DATA / "whatsapp-sample-packs/1/01_Cuppy_smile.webp"
@@ -250,6 +250,41 @@ def test_sampler_keeps_frames_covering_sample_times() -> None:
         FrameSampler(0)
 
 
+def test_spread_sampler_keeps_frames_covering_slot_midpoints() -> None:
+    # 4 slots of 300 ms over 1200 ms: midpoints 150, 450, 750, 1050
+    sampler = SpreadSampler(1200.0, 4)
+    spans = [(0, 0.0, 100.0), (1, 100.0, 100.0), (2, 200.0, 400.0), (3, 600.0, 100.0),
+             (4, 700.0, 100.0), (5, 800.0, 250.0), (6, 1050.0, 150.0)]
+    assert [i for i, ts, d in spans if sampler.keep(i, ts, d)] == [0, 1, 2, 4, 6]
+    assert [i for i, ts, d in spans if SpreadSampler(0.0, 4).keep(i, ts, d)] == [0]
+
+
+def test_spread_count_is_fixed_up_to_12_s_then_one_per_500_ms() -> None:
+    spread = Spread()
+    assert [spread.count(ms) for ms in (0, 1500, 3000, 12_000, 12_001, 20_000, 31_500, 120_000)] == [
+        24, 24, 24, 24, 25, 40, 63, 63]
+    with pytest.raises(ValueError, match="min_samples <= max_samples"):
+        Spread(min_samples=10, max_samples=5)
+    with pytest.raises(ValueError, match="give sample_interval_ms or spread, not both"):
+        decode(ANIMATED.read_bytes(), name="a.webp", sample_interval_ms=250, spread=spread)
+
+
+def test_spread_sampling_is_the_same_at_twice_the_speed() -> None:
+    from stickerguard.transforms import anim_reencode, speed_2x
+
+    data = ANIMATED.read_bytes()
+    normal, fast = (decode(t(data), name="a.webp", spread=Spread()) for t in (anim_reencode, speed_2x))
+    assert (normal.duration_ms, fast.duration_ms) == (1584.0, 792.0)
+    assert [f.index for f in normal.frames] == [f.index for f in fast.frames] == list(range(16))
+
+
+def test_spread_sampled_tgs_and_webm_read_the_timeline_first() -> None:
+    media = decode(TGS.read_bytes(), name=TGS.name, spread=Spread(min_samples=4, max_samples=4))
+    slot = media.duration_ms / 4
+    assert [f.index for f in media.frames] == [0] + [
+        int((i + 0.5) * slot // (1000 / 60)) for i in range(4)]
+
+
 def test_sampled_animated_webp_keeps_source_indexes() -> None:
     media = decode(ANIMATED.read_bytes(), name=ANIMATED.name, sample_interval_ms=250)
     assert media.frame_count == 16
@@ -329,6 +364,15 @@ def test_webm_sampling(webm: bytes) -> None:
     media = decode(webm, name="alpha.webm", sample_interval_ms=250)
     assert media.frame_count == 5
     assert [f.index for f in media.frames] == [0, 2]
+
+
+def test_webm_and_mp4_spread_sampling_use_the_demuxed_duration(webm: bytes, mp4: bytes) -> None:
+    # webm: 5 x 100 ms, 2 slots of 250 ms -> midpoints 125 and 375 ms: frames 1 and 3
+    media = decode(webm, name="alpha.webm", spread=Spread(min_samples=2, max_samples=2))
+    assert (media.duration_ms, [f.index for f in media.frames]) == (500.0, [0, 1, 3])
+    # mp4: 4 x 40 ms, 3 slots of 53.3 ms -> midpoints 26.7, 80 and 133.3 ms: frames 0, 2, 3
+    media = decode(mp4, name="clip.mp4", spread=Spread(min_samples=3, max_samples=3))
+    assert (media.duration_ms, [f.index for f in media.frames]) == (160.0, [0, 2, 3])
 
 
 def test_mp4_h264(mp4: bytes) -> None:

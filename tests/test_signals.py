@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from stickerguard.errors import DecodeError, LimitExceeded, UnsupportedMedia
-from stickerguard.media import Limits, decode
+from stickerguard.media import Limits, Spread, decode
 from stickerguard.signals import (DIHEDRAL_NAMES, canonical_variants, canonicalize, hamming, hash_bytes, hash_file,
                                   hash_image, hash_image_dihedral)
 from stickerguard.signals import fastpdq
@@ -147,18 +147,21 @@ def test_cuppy_smile_exact_signals():
     assert [hamming(v, frame.canonical_pdq) for v in frame.canonical_variants] == [2, 4]
 
 
-def test_animated_webp_sampled_every_250ms():
-    sig = hash_file(DATA / "whatsapp-sample-packs/2/01_SendingLove.webp")
+def test_animated_webp_spread_sampling():
+    path = DATA / "whatsapp-sample-packs/2/01_SendingLove.webp"
+    # 20 frames of 80 ms: 24 slots of 66.7 ms, so every frame covers a slot midpoint ...
+    assert [f.index for f in decode(path.read_bytes(), spread=Spread()).frames] == list(range(20))
+    sig = hash_file(path)
     assert (sig.format, sig.animated, sig.frame_count, sig.duration_ms) == ("webp", True, 20, 1600.0)
-    assert [(f.index, f.timestamp_ms) for f in sig.frames] == [
-        (0, 0.0), (3, 240.0), (6, 480.0), (9, 720.0), (12, 960.0), (15, 1200.0), (18, 1440.0)]
+    # ... and frames 1 and 2 are within 8 bits of frame 0 (plain and canonical): merged
+    assert [(f.index, f.timestamp_ms) for f in sig.frames] == [(0, 0.0)] + [(i, i * 80.0) for i in range(3, 20)]
     assert sig.pdq == "ae7c9cc7b43466436c9bc973915993931b8c5a9997962e127856f12f612f486c"
     assert sig.frames[0].canonical_pdq == "69c5d31e906b939e1e67ccce8c36396c46393466f16962b3c8f195c31f944ec1"
 
 
 def test_tgs_sampled_frames():
     sig = hash_file(DATA / "telegram-tgs/dice_slot_2_idle.tgs")
-    assert (sig.format, sig.frame_count, [f.index for f in sig.frames]) == ("tgs", 20, [0, 15])
+    assert (sig.format, sig.frame_count, [f.index for f in sig.frames]) == ("tgs", 20, list(range(20)))
     assert sig.pdq == "26c95b64a493b66ccc9b6c9b6b6424a4926cdb204edb4b6c2da49364d6db6c9b"
 
 

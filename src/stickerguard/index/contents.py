@@ -130,6 +130,10 @@ class ContentTable:
         """Distinct perceptual frames indexed for this content."""
         return int(self.frame0[row] > 0) + len(self.frames.get(row, ()))
 
+    def frame_list(self, row: int) -> list[int]:
+        """The distinct perceptual frame indexes of this content, ascending (time order)."""
+        return [0] * int(self.frame0[row] > 0) + sorted(self.frames.get(row, ()))
+
     def metadata(self, rows: Sequence[int], resolver: Resolver | None) -> dict[int, Metadata]:
         """Row -> (name, pack, labels), from memory or one resolver call."""
         if resolver is None:

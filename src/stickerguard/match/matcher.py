@@ -50,7 +50,7 @@ class Matcher(BankIndex):
     plus the matching rules: :meth:`match` for a file, :meth:`match_hash` for one hash.
 
     Constructor options: ``min_quality`` (0..100, default 50), ``frame_match_ratio``
-    ((0, 1], default 0.8), ``resolver`` (lazy content metadata), ``crossover``.
+    ((0, 1], default 0.8; the animation rule), ``resolver`` (lazy content metadata), ``crossover``.
     """
 
     def _scope(self, banks: Sequence[str] | None) -> set[int]:
@@ -139,19 +139,20 @@ class Matcher(BankIndex):
             self._perceptual(queries, scope, hits)
             kept = []
             for row, h in hits.items():
-                counts = FramesMatched(len(h.query_frames), usable, len(h.bank_frames),
-                                       self._contents.bank_total(row))
+                frames = self._contents.frame_list(row)
+                counts = FramesMatched(len(h.query_frames), usable, len(h.bank_frames), len(frames),
+                                       covered(frames, h.bank_frames))
                 if not h.exact and self._contents.frame_count[row] > 1 and not self._enough_frames(counts):
                     continue
                 kept.append((row, h.best, counts))
             return self._make_all(kept, with_frame=True)
 
     def _enough_frames(self, c: FramesMatched) -> bool:
-        """The animation rule: both frame ratios reach ``frame_match_ratio``."""
+        """The animation rule: query ratio and bank coverage reach ``frame_match_ratio``."""
         r = self.frame_match_ratio
         return (c.query_total > 0 and c.bank_total > 0
                 and c.query_matched / c.query_total >= r - _EPS
-                and c.bank_matched / c.bank_total >= r - _EPS)
+                and c.bank_covered / c.bank_total >= r - _EPS)
 
     def _make_all(self, kept: list[tuple[int, tuple, FramesMatched]], *,
                   with_frame: bool, meta: dict | None = None) -> list[Match]:
@@ -237,6 +238,25 @@ class Matcher(BankIndex):
             out = {v: self._make_all(kept, with_frame=False, meta=meta)
                    for v, kept in zip(unique, kept_per)}
         return [list(out[v]) for v in clean]
+
+
+#: Unmatched bank frames in a run this long or shorter, between two matched ones, count as covered.
+MAX_GAP_FRAMES = 2
+
+
+def covered(frames: Sequence[int], matched: set[int], max_gap: int = MAX_GAP_FRAMES) -> int:
+    """How many of ``frames`` (an item's frame indexes, ascending) matched, or lie in a
+    run of at most ``max_gap`` unmatched frames between two matched ones: the bank side
+    of the animation rule (docs/matching.md).
+
+    Why gaps count: a copy with frames dropped, or played at a lower frame rate, has no
+    sample for some frames of the original, but each missing frame lies between two it
+    does have. Only gaps *between* matches count, never frames before the first or after
+    the last match, so an excerpt covers no more of the item than it shows.
+    """
+    ranks = [i for i, f in enumerate(frames) if f in matched]
+    gaps = sum(b - a - 1 for a, b in zip(ranks, ranks[1:]) if b - a - 1 <= max_gap)
+    return len(ranks) + gaps
 
 
 def _labels(*groups) -> tuple[str, ...]:

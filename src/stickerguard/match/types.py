@@ -20,12 +20,16 @@ class FramesMatched(NamedTuple):
         bank_matched: indexed frames of the bank item matched by any query frame.
         bank_total: indexed frames of the bank item (distinct frame indexes of its
             PDQ/sticker PDQ signals kept at load time).
+        bank_covered: indexed frames of the bank item that matched or are next to one
+            that matched, in time order (what the animation rule compares with
+            ``bank_total``; 0 where no rule applies, e.g. hash lookups).
     """
 
     query_matched: int
     query_total: int
     bank_matched: int
     bank_total: int
+    bank_covered: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class Match:
     frames_matched: FramesMatched
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready dict: tuples become lists, ``frames_matched`` a dict of its 4 counts."""
+        """JSON-ready dict: tuples become lists, ``frames_matched`` a dict of its 5 counts."""
         return {
             "bank": self.bank,
             "bank_labels": list(self.bank_labels),

@@ -18,7 +18,7 @@ from PIL import ExifTags, Image, ImageOps
 
 from ..errors import DecodeError, LimitExceeded, UnsupportedMedia
 from .limits import Limits, check_duration, check_frames, check_pixels, check_total_pixels
-from .sampling import FrameSampler
+from .sampling import FrameSampler, Spread
 from .types import DecodedMedia, Frame
 
 PILLOW_FORMATS = {"webp": "WEBP", "png": "PNG", "jpeg": "JPEG", "gif": "GIF", "bmp": "BMP"}
@@ -171,8 +171,29 @@ def _exif_transposed(im: Image.Image) -> Image.Image:
         return im
 
 
+def _timeline(im: Image.Image, frame_count: int, limits: Limits, name: str):
+    """Seek and decode every frame of an animation in order, checking the limits; yields
+    ``(index, timestamp_ms, duration_ms)`` with ``im`` positioned on that frame."""
+    elapsed = 0.0
+    decoded_pixels = 0
+    for index in range(frame_count):
+        im.seek(index)
+        check_pixels(*im.size, limits, name)  # Pillow grows a GIF canvas for oversized frames
+        decoded_pixels += im.size[0] * im.size[1]
+        check_total_pixels(decoded_pixels, limits, name, at_least=True)
+        im.load()  # WebP only reports the duration once the frame is decoded
+        duration = float(im.info.get("duration") or 0.0)
+        if duration <= MIN_FRAME_DURATION_MS:
+            duration = CLAMPED_FRAME_DURATION_MS
+        timestamp = elapsed
+        elapsed += duration
+        check_duration(elapsed, limits, name)
+        yield index, timestamp, duration
+
+
 def decode_pillow(
-    data: bytes, fmt: str, *, name: str, limits: Limits, sample_interval_ms: float | None
+    data: bytes, fmt: str, *, name: str, limits: Limits, sample_interval_ms: float | None,
+    spread: Spread | None = None,
 ) -> DecodedMedia:
     """Decode a Pillow-readable image to RGBA frames.
 
@@ -185,6 +206,9 @@ def decode_pillow(
             ``max_duration_ms`` (and ``max_total_pixels`` again) as frames go.
         sample_interval_ms: keep only frames covering ``0, i, 2i, ...`` ms (all frames are
             still composited, in order).
+        spread: keep the frames a :class:`~stickerguard.media.sampling.Spread` picks
+            over the whole duration instead; the frame timeline is read in a first
+            pass (every frame decoded, none copied), the kept frames in a second.
 
     Returns:
         DecodedMedia. Still images: one frame, EXIF orientation applied, duration 0.
@@ -196,7 +220,6 @@ def decode_pillow(
         LimitExceeded: max_pixels (also Pillow's own decompression-bomb check),
             max_frames, max_total_pixels, max_duration_ms.
     """
-    sampler = FrameSampler(sample_interval_ms)
     try:
         im = Image.open(BytesIO(data), formats=[PILLOW_FORMATS[fmt]])
     except Image.DecompressionBombError as exc:
@@ -224,21 +247,23 @@ def decode_pillow(
             check_total_pixels(frame_count * width * height, limits, name)
             frames: list[Frame] = []
             elapsed = 0.0
-            decoded_pixels = 0
-            for index in range(frame_count):
-                im.seek(index)
-                check_pixels(*im.size, limits, name)  # Pillow grows a GIF canvas for oversized frames
-                decoded_pixels += im.size[0] * im.size[1]
-                check_total_pixels(decoded_pixels, limits, name, at_least=True)
-                im.load()  # WebP only reports the duration once the frame is decoded
-                duration = float(im.info.get("duration") or 0.0)
-                if duration <= MIN_FRAME_DURATION_MS:
-                    duration = CLAMPED_FRAME_DURATION_MS
-                timestamp = elapsed
-                elapsed += duration
-                check_duration(elapsed, limits, name)
-                if sampler.keep(index, timestamp, duration):
-                    frames.append(Frame(image=_frame_image(im, name), index=index, timestamp_ms=timestamp, duration_ms=duration))
+            if spread is None:  # one pass: copy the sampled frames as they are decoded
+                sampler = FrameSampler(sample_interval_ms)
+                for index, timestamp, duration in _timeline(im, frame_count, limits, name):
+                    elapsed = timestamp + duration
+                    if sampler.keep(index, timestamp, duration):
+                        frames.append(Frame(image=_frame_image(im, name), index=index, timestamp_ms=timestamp,
+                                            duration_ms=duration))
+            else:  # two passes: the whole timeline first (limits checked there), then the kept frames
+                spans = list(_timeline(im, frame_count, limits, name))
+                elapsed = spans[-1][1] + spans[-1][2]
+                sampler = spread.sampler(elapsed)
+                for index, timestamp, duration in spans:
+                    if sampler.keep(index, timestamp, duration):
+                        im.seek(index)
+                        im.load()
+                        frames.append(Frame(image=_frame_image(im, name), index=index, timestamp_ms=timestamp,
+                                            duration_ms=duration))
         except Image.DecompressionBombError as exc:
             raise LimitExceeded(f"Pillow decompression-bomb check: {exc}", path=name, field="max_pixels") from exc
         except _PIL_ERRORS as exc:

@@ -17,7 +17,7 @@ from rlottie_python import LottieAnimation
 
 from ..errors import DecodeError, LimitExceeded
 from .limits import Limits, check_duration, check_frames
-from .sampling import FrameSampler
+from .sampling import Spread, make_sampler
 from .types import DecodedMedia, Frame
 
 RENDER_SIZE = 512  # Telegram's sticker canvas; larger Lotties are rendered scaled down to fit.
@@ -168,11 +168,13 @@ def render_size(width: float, height: float) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def decode_tgs(data: bytes, *, name: str, limits: Limits, sample_interval_ms: float | None) -> DecodedMedia:
+def decode_tgs(data: bytes, *, name: str, limits: Limits, sample_interval_ms: float | None,
+               spread: Spread | None = None) -> DecodedMedia:
     """Decode a ``.tgs`` to RGBA frames rendered by rlottie (straight, not premultiplied, alpha).
 
     Frame count is ``op - ip`` (rounded up), fps is the Lottie ``fr``, frame ``i`` is shown
-    at ``i * 1000 / fps`` ms for ``1000 / fps`` ms. Only sampled frames are rendered.
+    at ``i * 1000 / fps`` ms for ``1000 / fps`` ms. Only sampled frames are rendered
+    (``sample_interval_ms``, or ``spread`` over the known duration: see ``media.sampling``).
 
     Raises:
         LimitExceeded: max_tgs_json_bytes, max_lottie_depth, max_lottie_layers,
@@ -180,7 +182,6 @@ def decode_tgs(data: bytes, *, name: str, limits: Limits, sample_interval_ms: fl
         DecodeError: bad gzip, bad JSON, missing Lottie keys, precomp cycle, or rlottie
             refusing the file.
     """
-    sampler = FrameSampler(sample_interval_ms)
     raw = gunzip_capped(data, limits.max_tgs_json_bytes, name=name)
     doc = parse_lottie(raw, name=name)
     check_lottie_structure(doc, limits, name=name)
@@ -190,6 +191,7 @@ def decode_tgs(data: bytes, *, name: str, limits: Limits, sample_interval_ms: fl
     frame_ms = 1000.0 / fps
     duration = frame_count * frame_ms
     check_duration(duration, limits, name)
+    sampler = make_sampler(sample_interval_ms, spread, duration)
     width, height = render_size(doc["w"], doc["h"])
     text = raw.decode("utf-8")  # already validated by parse_lottie
     frames: list[Frame] = []

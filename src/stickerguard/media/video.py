@@ -16,7 +16,7 @@ from PIL import Image
 
 from ..errors import DecodeError, UnsupportedMedia
 from .limits import Limits, check_duration, check_frames, check_pixels, check_total_pixels
-from .sampling import FrameSampler
+from .sampling import Spread, make_sampler
 from .types import DecodedMedia, Frame
 
 # Demuxer forced per sniffed format, so FFmpeg never probes other container formats.
@@ -63,8 +63,36 @@ def _decoded_frames(container: av.container.InputContainer, stream, decoder):
         yield from decoder.decode(None)
 
 
+def _demuxed_duration_ms(data: bytes, fmt: str, limits: Limits, name: str) -> float:
+    """Duration of the first video stream from its packets alone (no decoding), in ms:
+    last presentation time plus that packet's duration (else 1 / average rate), minus the
+    first. Used by spread sampling, which needs the duration before choosing frames."""
+    with av.open(BytesIO(data), mode="r", format=DEMUXERS[fmt]) as container:
+        stream = container.streams.video[0]
+        time_base = stream.time_base or Fraction(1, 1000)
+        rate = stream.average_rate or stream.guessed_rate
+        default_ms = float(1000 / rate) if rate else 0.0
+        first = last = None
+        last_ms, count = default_ms, 0
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            count += 1
+            check_frames(count, limits, name, at_least=True)
+            if packet.pts is None:
+                continue
+            first = packet.pts if first is None else min(first, packet.pts)
+            if last is None or packet.pts >= last:
+                last = packet.pts
+                last_ms = float(packet.duration * time_base * 1000) if packet.duration else default_ms
+        if first is None:
+            return count * default_ms
+        return float((last - first) * time_base * 1000) + last_ms
+
+
 def decode_video(
-    data: bytes, fmt: str, *, name: str, limits: Limits, sample_interval_ms: float | None
+    data: bytes, fmt: str, *, name: str, limits: Limits, sample_interval_ms: float | None,
+    spread: Spread | None = None,
 ) -> DecodedMedia:
     """Decode the first video stream of a WebM / MP4 file to RGBA frames.
 
@@ -73,14 +101,14 @@ def decode_video(
     comes from the stream header and is checked against ``max_pixels`` before decoding;
     frames of another size are scaled to it. Every frame is decoded (inter-frame codecs
     need it) but only sampled ones are converted to RGBA. Audio is ignored; container
-    rotation metadata is not applied.
+    rotation metadata is not applied. With ``spread``, the duration is read from the
+    demuxed packets first (``_demuxed_duration_ms``) to place the sample times.
 
     Raises:
         UnsupportedMedia: no allowed video codec (see ALLOWED_CODECS).
         DecodeError: corrupt or truncated file, no video stream.
         LimitExceeded: max_pixels, max_frames, max_total_pixels, max_duration_ms.
     """
-    sampler = FrameSampler(sample_interval_ms)
     try:
         container = av.open(BytesIO(data), mode="r", format=DEMUXERS[fmt])
     except _AV_ERRORS as exc:
@@ -104,6 +132,11 @@ def decode_video(
             check_total_pixels(stream.frames * width * height, limits, name)
         if container.duration:
             check_duration(container.duration / 1000.0, limits, name)
+        try:
+            total_ms = _demuxed_duration_ms(data, fmt, limits, name) if spread is not None else None
+        except _AV_ERRORS as exc:
+            raise DecodeError(f"truncated or corrupt {fmt}: {_reason(exc)}", path=name) from exc
+        sampler = make_sampler(sample_interval_ms, spread, total_ms)
         time_base = stream.time_base or Fraction(1, 1000)
         rate = stream.average_rate or stream.guessed_rate
         default_ms = float(1000 / rate) if rate else 0.0

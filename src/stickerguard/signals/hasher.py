@@ -2,9 +2,13 @@
 
 Frame policy (documented in docs/signals.md):
 
-* Sampling: frames are sampled every ``SAMPLE_INTERVAL_MS`` (250 ms) by
-  ``media.decode``; if that still leaves more than ``MAX_FRAMES`` (64), 64 of them are
-  kept, evenly spread over the animation (which widens the interval for long ones).
+* Sampling: ``media.decode`` keeps frame 0 and the frames covering the midpoints of
+  ``SPREAD.count(duration)`` equal slots of the whole animation (24 for anything up to
+  12 s, then one per 500 ms, at most 63: ``media.Spread``). Relative, not absolute,
+  time: a copy played twice as fast, re-encoded with rounded frame durations or with
+  frames dropped is sampled at the same points of its content (absolute 250 ms sampling,
+  used before, drifted on all three; docs/signals.md). At most ``MAX_FRAMES`` (64) are
+  hashed; more would be thinned evenly.
 * Empty frames (``canonicalize`` returns None: fully transparent or one flat colour)
   are skipped. If every frame is empty, frame 0 is kept anyway with its plain PDQ
   (quality ~0) and ``canonical_pdq=None`` so the file still has one FrameSignals.
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from ..media.sampling import Spread
 from .base import hamming
 from .canonical import canonical_forms, canonicalize
 from .pdq import hash_image_dihedral, hash_rgb, hash_rgb_dihedral
@@ -31,8 +36,8 @@ from .types import FrameSignals, MediaSignals
 if TYPE_CHECKING:
     from ..media import DecodedMedia, Frame, Limits
 
-#: Sampling interval asked of ``media.decode``, in milliseconds.
-SAMPLE_INTERVAL_MS = 250.0
+#: Frame sampling asked of ``media.decode``: spread over the duration (see the module docstring).
+SPREAD = Spread()
 #: Most frames hashed per file; more sampled frames are thinned evenly to this many.
 MAX_FRAMES = 64
 #: Consecutive kept frames closer than this (plain and canonical PDQ, bits) are merged.
@@ -161,7 +166,7 @@ def hash_bytes(data: bytes, *, name: str = "<bytes>", limits: "Limits | None" = 
     """
     from ..media import DEFAULT_LIMITS, decode  # lazy: keeps signals importable on its own
 
-    decoded = decode(data, name=name, limits=limits or DEFAULT_LIMITS, sample_interval_ms=SAMPLE_INTERVAL_MS)
+    decoded = decode(data, name=name, limits=limits or DEFAULT_LIMITS, spread=SPREAD)
     return hash_decoded(decoded, data, variants=variants)
 
 

@@ -49,6 +49,7 @@ class FramesMatchedOut(BaseModel):
     query_total: int
     bank_matched: int
     bank_total: int
+    bank_covered: int = 0
 
 
 class MatchOut(BaseModel):
