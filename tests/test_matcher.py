@@ -184,6 +184,18 @@ def test_animation_four_of_five_frames_match(rng):
     assert (hit.distance, hit.query_frame) == (5, 0)
 
 
+def test_covered_counts_short_gaps_between_matches_only():
+    from stickerguard.match.matcher import covered
+
+    frames = [0, 3, 4, 7, 9, 12, 15, 18]
+    assert covered(frames, {0, 4, 9, 18}) == 4 + 1 + 1 + 2  # gaps: frame 3, frame 7, frames 12 and 15
+    assert covered(frames, {0, 4, 9, 15}) == 4 + 1 + 1 + 1  # gaps 3, 7, 12; 18 is past the last match
+    assert covered(frames, {0, 18}) == 2                    # a gap of 6 counts nothing
+    assert covered(frames, {0, 3, 4}) == 3                  # a prefix covers only itself
+    assert covered(frames, set()) == 0 and covered([], {1}) == 0
+    assert covered(frames, {0, 9}, max_gap=3) == 5
+
+
 def test_animation_three_of_five_frames_fail(rng):
     bank, m = _animated_bank(rng)
     q = [frame(flip(bank[i], 5, rng), index=i) for i in range(3)]
