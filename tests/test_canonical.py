@@ -291,3 +291,21 @@ def test_animation_transforms():
         "anim_reencode": (20, 1600), "frame_drop": (14, 1600), "speed_2x": (20, 800)}
     with pytest.raises(KeyError, match="unknown animation transform 'reverse'; known: anim_reencode"):
         apply_animation("reverse", data)
+
+
+def test_light_drawing_is_painted_on_black(cuppy):
+    """A white drawing (Cuppy's alpha, every pixel white) gets a black background, in its
+    transparent form and once flattened onto black; on white it would be blank."""
+    from stickerguard.signals.canonical import LIGHT_BACKGROUND, paint_colour
+
+    rgba = np.asarray(cuppy["01_Cuppy_smile"][0]).copy()
+    rgba[..., :3] = 255
+    white = Image.fromarray(rgba, "RGBA")
+    canon = canonicalize(white)
+    assert canon.getpixel((0, 0)) == LIGHT_BACKGROUND and canon.getpixel((32, 32)) == (255, 255, 255)
+    plain, q = hash_image(canon)
+    assert q == 100
+    flat, _ = hash_image(canonicalize(TRANSFORMS["flatten_black"](white)))
+    assert hamming(plain, flat) == 10  # within the threshold (31); blank on white before
+    assert paint_colour((255, 204, 51)) == (255, 255, 255)  # a yellow smiley (luma 202) stays on white
+    assert paint_colour((240, 240, 230)) == LIGHT_BACKGROUND

@@ -497,6 +497,26 @@ def test_real_animation_retimed_copies_match(real_rows, transform, frames_matche
     assert (hit.content_id, hit.distance, hit.frames_matched) == (10, 0, frames_matched)
 
 
+@pytest.mark.parametrize("transform, frames_matched", [
+    ("anim_reencode", (25, 25, 25, 25, 25)),
+    ("frame_drop", (21, 23, 22, 25, 25)),
+    ("speed_2x", (25, 25, 25, 25, 25)),
+])
+def test_white_on_transparent_animation_matches_its_retimed_copies(transform, frames_matched):
+    """Every frame of collectible_phone.tgs is a white drawing: on white its canonical form
+    was blank (quality 0, never searched); painted on black it is a real hash."""
+    from stickerguard.signals import hash_bytes
+    from stickerguard.transforms import apply_animation
+
+    data = (Path(__file__).parent / "data/telegram-tgs/collectible_phone.tgs").read_bytes()
+    bank = hash_bytes(data, name="collectible_phone.tgs")
+    assert (len(bank.frames), min(f.canonical_quality for f in bank.frames)) == (25, 100)
+    assert bank.frames[0].canonical_pdq == "b348e6d15cd788b5023ca22e79cf9543a1707a3057bc997ea61766a1a678999e"
+    m = Matcher.from_rows(rows_from_signals(bank, 1, "collectible_phone.tgs", 0))
+    [hit] = m.match(hash_bytes(apply_animation(transform, data, 3), name="q.webp", variants=False))
+    assert (hit.content_id, hit.distance, hit.frames_matched) == (1, 0, frames_matched)
+
+
 @pytest.mark.parametrize("n_frames, distance, frames_matched", [
     # (n_frames of 20, expected best distance, frames_matched); coverage counts no frame
     # past the excerpt's last match, so 12 of 20 frames (60 %) cover 14 of 18 < 0.8

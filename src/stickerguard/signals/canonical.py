@@ -60,8 +60,11 @@ from scipy import ndimage
 
 from .canonkern import alpha_projection, block_sums, flatten_blocks, region_sums
 
-#: Colour every canonical form is flattened onto (RGB).
+#: Colour a canonical form is flattened onto (RGB) ...
 BACKGROUND = (255, 255, 255)
+#: ... unless its drawing is this light (mean luma, 0..255, alpha-weighted): then onto LIGHT_BACKGROUND.
+LIGHT_LUMA = 232.0
+LIGHT_BACKGROUND = (0, 0, 0)
 #: Alpha at or below this (0..255) counts as fully transparent.
 ALPHA_THRESHOLD = 32
 #: Max abs per-channel difference (0..255) for a pixel to match the background colour.
@@ -253,27 +256,43 @@ def _projection_box(rows: np.ndarray, cols: np.ndarray) -> tuple[float, float, f
     return (cx - half, cy - half, cx + half, cy + half)
 
 
-def _render(rgb: Image.Image, box: tuple[float, float, float, float], size: int) -> Image.Image:
-    """``box`` of ``rgb`` (white outside the image) resized to ``size`` x ``size`` (``RESAMPLE``)."""
+def paint_colour(mean_rgb) -> tuple[int, int, int]:
+    """The background of a canonical form whose drawing has mean colour ``mean_rgb``
+    (0..255 floats): ``BACKGROUND`` (white), or ``LIGHT_BACKGROUND`` (black) when the
+    drawing's luma (ITU-R 601, as PDQ reads it) is at least ``LIGHT_LUMA``.
+
+    Why: a white drawing on white is blank (PDQ quality 0, never searched): Telegram's
+    white-on-transparent icon animations (``collectible_phone.tgs``, the
+    ``swipe_action_*`` set) had no usable canonical frame at all.
+    """
+    r, g, b = (float(c) for c in mean_rgb)
+    return LIGHT_BACKGROUND if 0.299 * r + 0.587 * g + 0.114 * b >= LIGHT_LUMA else BACKGROUND
+
+
+def _render(rgb: Image.Image, box: tuple[float, float, float, float], size: int,
+            pad: tuple[int, int, int] = BACKGROUND) -> Image.Image:
+    """``box`` of ``rgb`` (``pad`` outside the image) resized to ``size`` x ``size`` (``RESAMPLE``)."""
     x0, y0, x1, y1 = box
     left, top = max(0, int(np.ceil(-x0))), max(0, int(np.ceil(-y0)))
     right, bottom = max(0, int(np.ceil(x1 - rgb.width))), max(0, int(np.ceil(y1 - rgb.height)))
     if left or top or right or bottom:
-        canvas = Image.new("RGB", (rgb.width + left + right, rgb.height + top + bottom), BACKGROUND)
+        canvas = Image.new("RGB", (rgb.width + left + right, rgb.height + top + bottom), pad)
         canvas.paste(rgb, (left, top))
         rgb = canvas
     return rgb.resize((size, size), RESAMPLE, box=(x0 + left, y0 + top, x1 + left, y1 + top))
 
 
 def _square(rgb: Image.Image, fg: np.ndarray, size: int) -> Image.Image | None:
-    """Paint non-``fg`` white, cut the moment square of ``fg`` (step 4), resize."""
+    """Paint non-``fg`` white (black for a light drawing: :func:`paint_colour`), cut the
+    moment square of ``fg`` (step 4), resize."""
     box = moment_box(fg)
     if box is None:
         return None
+    paint = BACKGROUND
     if not fg.all():
-        white = Image.new("RGB", rgb.size, BACKGROUND)
-        rgb = Image.composite(rgb, white, Image.fromarray(fg))
-    return _render(rgb, box, size)
+        paint = paint_colour(np.asarray(rgb)[fg].mean(axis=0))
+        rgb = Image.composite(rgb, Image.new("RGB", rgb.size, paint), Image.fromarray(fg))
+    return _render(rgb, box, size, paint)
 
 
 class _Reduced:
@@ -318,8 +337,10 @@ def _transparent_form(packed: np.ndarray, rows: np.ndarray, cols: np.ndarray, si
     ax, ay = round((x0 + x1) / 2) - n * k // 2, round((y0 + y1) / 2) - n * k // 2
     colour, alpha = region_sums(packed, k, ax, ay, n, n)
     count = np.full((n, n), float(k * k))
-    rgb = Image.fromarray(flatten_blocks(colour, alpha, count, *BACKGROUND), "RGB")
-    return _render(rgb, ((x0 - ax) / k, (y0 - ay) / k, (x1 - ax) / k, (y1 - ay) / k), size)
+    weight = float(alpha.sum())
+    paint = paint_colour(colour.sum(axis=(0, 1)) / weight) if weight > 0 else BACKGROUND
+    rgb = Image.fromarray(flatten_blocks(colour, alpha, count, *paint), "RGB")
+    return _render(rgb, ((x0 - ax) / k, (y0 - ay) / k, (x1 - ax) / k, (y1 - ay) / k), size, paint)
 
 
 def _opaque_form(rgb: Image.Image, size: int) -> Image.Image | None:
