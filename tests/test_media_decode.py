@@ -276,6 +276,13 @@ def test_spread_sampling_is_the_same_at_twice_the_speed() -> None:
     normal, fast = (decode(t(data), name="a.webp", spread=Spread()) for t in (anim_reencode, speed_2x))
     assert (normal.duration_ms, fast.duration_ms) == (1584.0, 792.0)
     assert [f.index for f in normal.frames] == [f.index for f in fast.frames] == list(range(16))
+    # a 60 fps Lottie at twice the speed stores 8 ms frames, played (and reported) as
+    # 100 ms each; sample times sit on the stored timeline, so the same frames are kept
+    tgs = TGS.read_bytes()
+    normal, fast = (decode(t(tgs), name="p.webp", spread=Spread()) for t in (anim_reencode, speed_2x))
+    assert (normal.frame_count, fast.frame_count, fast.frames[1].duration_ms, fast.duration_ms) == (132, 132, 100.0, 13164.0)
+    assert [f.index for f in normal.frames] == [f.index for f in fast.frames]
+    assert [f.index for f in fast.frames][:8] == [0, 2, 8, 14, 20, 26, 31, 37]
 
 
 def test_spread_sampled_tgs_and_webm_read_the_timeline_first() -> None:

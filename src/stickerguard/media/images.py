@@ -173,7 +173,9 @@ def _exif_transposed(im: Image.Image) -> Image.Image:
 
 def _timeline(im: Image.Image, frame_count: int, limits: Limits, name: str):
     """Seek and decode every frame of an animation in order, checking the limits; yields
-    ``(index, timestamp_ms, duration_ms)`` with ``im`` positioned on that frame."""
+    ``(index, timestamp_ms, duration_ms, stored_ms)`` with ``im`` positioned on that
+    frame: timestamp and duration as a browser plays it (<= 10 ms shown for 100 ms), and
+    the duration the file stores (0 or missing -> 100 ms)."""
     elapsed = 0.0
     decoded_pixels = 0
     for index in range(frame_count):
@@ -182,13 +184,12 @@ def _timeline(im: Image.Image, frame_count: int, limits: Limits, name: str):
         decoded_pixels += im.size[0] * im.size[1]
         check_total_pixels(decoded_pixels, limits, name, at_least=True)
         im.load()  # WebP only reports the duration once the frame is decoded
-        duration = float(im.info.get("duration") or 0.0)
-        if duration <= MIN_FRAME_DURATION_MS:
-            duration = CLAMPED_FRAME_DURATION_MS
+        stored = float(im.info.get("duration") or 0.0)
+        duration = CLAMPED_FRAME_DURATION_MS if stored <= MIN_FRAME_DURATION_MS else stored
         timestamp = elapsed
         elapsed += duration
         check_duration(elapsed, limits, name)
-        yield index, timestamp, duration
+        yield index, timestamp, duration, stored if stored > 0 else CLAMPED_FRAME_DURATION_MS
 
 
 def decode_pillow(
@@ -209,6 +210,8 @@ def decode_pillow(
         spread: keep the frames a :class:`~stickerguard.media.sampling.Spread` picks
             over the whole duration instead; the frame timeline is read in a first
             pass (every frame decoded, none copied), the kept frames in a second.
+            Sample times are placed on the durations the file stores (0 -> 100 ms),
+            not on the browser clamp above, so 8 ms frames are sampled like 17 ms ones.
 
     Returns:
         DecodedMedia. Still images: one frame, EXIF orientation applied, duration 0.
@@ -249,7 +252,7 @@ def decode_pillow(
             elapsed = 0.0
             if spread is None:  # one pass: copy the sampled frames as they are decoded
                 sampler = FrameSampler(sample_interval_ms)
-                for index, timestamp, duration in _timeline(im, frame_count, limits, name):
+                for index, timestamp, duration, _stored in _timeline(im, frame_count, limits, name):
                     elapsed = timestamp + duration
                     if sampler.keep(index, timestamp, duration):
                         frames.append(Frame(image=_frame_image(im, name), index=index, timestamp_ms=timestamp,
@@ -257,9 +260,13 @@ def decode_pillow(
             else:  # two passes: the whole timeline first (limits checked there), then the kept frames
                 spans = list(_timeline(im, frame_count, limits, name))
                 elapsed = spans[-1][1] + spans[-1][2]
-                sampler = spread.sampler(elapsed)
-                for index, timestamp, duration in spans:
-                    if sampler.keep(index, timestamp, duration):
+                # sample on the stored timeline: a 60 fps animation played twice as fast
+                # stores 8 ms frames, which a browser (and ``duration_ms``) shows for
+                # 100 ms each; its content is still at the same fractions of the file
+                starts = np.cumsum([0.0] + [s[3] for s in spans])
+                sampler = spread.sampler(float(starts[-1]))
+                for (index, timestamp, duration, stored), start in zip(spans, starts.tolist()):
+                    if sampler.keep(index, start, stored):
                         im.seek(index)
                         im.load()
                         frames.append(Frame(image=_frame_image(im, name), index=index, timestamp_ms=timestamp,
