@@ -55,7 +55,7 @@ stroke flattened onto white, black outline onto black) loses that edge in step 2
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageStat
 from scipy import ndimage
 
 from .canonkern import alpha_projection, block_sums, flatten_blocks, region_sums
@@ -258,15 +258,17 @@ def _projection_box(rows: np.ndarray, cols: np.ndarray) -> tuple[float, float, f
 
 def paint_colour(mean_rgb) -> tuple[int, int, int]:
     """The background of a canonical form whose drawing has mean colour ``mean_rgb``
-    (0..255 floats): ``BACKGROUND`` (white), or ``LIGHT_BACKGROUND`` (black) when the
-    drawing's luma (ITU-R 601, as PDQ reads it) is at least ``LIGHT_LUMA``.
+    (0..255 floats): ``BACKGROUND`` (white), or
+    ``LIGHT_BACKGROUND`` (black) when the drawing's luma (ITU-R 601, as PDQ reads it)
+    is at least ``LIGHT_LUMA``.
 
     Why: a white drawing on white is blank (PDQ quality 0, never searched): Telegram's
     white-on-transparent icon animations (``collectible_phone.tgs``, the
     ``swipe_action_*`` set) had no usable canonical frame at all.
     """
     r, g, b = (float(c) for c in mean_rgb)
-    return LIGHT_BACKGROUND if 0.299 * r + 0.587 * g + 0.114 * b >= LIGHT_LUMA else BACKGROUND
+    luma = 0.299 * r + 0.587 * g + 0.114 * b
+    return LIGHT_BACKGROUND if luma >= LIGHT_LUMA else BACKGROUND
 
 
 def _render(rgb: Image.Image, box: tuple[float, float, float, float], size: int,
@@ -290,8 +292,9 @@ def _square(rgb: Image.Image, fg: np.ndarray, size: int) -> Image.Image | None:
         return None
     paint = BACKGROUND
     if not fg.all():
-        paint = paint_colour(np.asarray(rgb)[fg].mean(axis=0))
-        rgb = Image.composite(rgb, Image.new("RGB", rgb.size, paint), Image.fromarray(fg))
+        mask = Image.fromarray(fg)
+        paint = paint_colour(ImageStat.Stat(rgb, mask).mean)  # per-band histograms under the mask, in C
+        rgb = Image.composite(rgb, Image.new("RGB", rgb.size, paint), mask)
     return _render(rgb, box, size, paint)
 
 
