@@ -285,6 +285,24 @@ def test_spread_sampling_is_the_same_at_twice_the_speed() -> None:
     assert [f.index for f in fast.frames][:8] == [0, 2, 8, 14, 20, 26, 31, 37]
 
 
+def test_webp_durations_read_from_anmf_chunks_equal_pillows() -> None:
+    from PIL import Image, ImageSequence
+
+    from stickerguard.media.images import webp_stored_durations
+
+    data = ANIMATED.read_bytes()
+    pillow = []
+    with Image.open(ANIMATED) as im:
+        for frame in ImageSequence.Iterator(im):
+            frame.load()  # WebP reports a frame's duration once it is decoded
+            pillow.append(float(frame.info["duration"]))
+    assert webp_stored_durations(data, len(pillow)) == pillow == [88.0] * 15 + [264.0]
+    assert webp_stored_durations(data, 15) is None  # more ANMF chunks than frames
+    assert webp_stored_durations(data[:200], 16) is None  # truncated: stops at the end
+    assert webp_stored_durations(CUPPY.read_bytes(), 1) is None  # a still WebP has no ANMF
+    assert webp_stored_durations(b"RIFF\xff\xff\xff\xffWEBPANMF\x10\x00\x00\x00", 1) is None
+
+
 def test_spread_sampled_tgs_and_webm_read_the_timeline_first() -> None:
     media = decode(TGS.read_bytes(), name=TGS.name, spread=Spread(min_samples=4, max_samples=4))
     slot = media.duration_ms / 4

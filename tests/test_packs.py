@@ -385,7 +385,7 @@ def test_tgs_folder_without_json_is_plain_folder():
     stickers, errors = split(iter_stickers([TGS]))
     assert errors == []
     assert [s.name for s in stickers] == [
-        "NOTICE", "dice_slot_2_idle.tgs", "no_chats.tgs", "palette.tgs", "phone.tgs", "search.tgs", "writing.tgs",
+        "NOTICE", "collectible_phone.tgs", "dice_slot_2_idle.tgs", "no_chats.tgs", "palette.tgs", "phone.tgs", "search.tgs", "writing.tgs",
     ]
     assert stickers[1].pack == PackInfo(kind="folder", identifier=str(TGS), name="telegram-tgs", source=str(TGS))
 

@@ -31,12 +31,12 @@ def test_scan_hashes_every_sticker_static_animated_and_tgs():
     assert len(by_pack["2"]) == 22  # 21 animated stickers + tray
     assert sum(r.signals.animated for r in by_pack["2"]) == 21
     tgs = [r for r in hashed if r.signals.format == "tgs"]
-    assert len(tgs) == 6 and all(r.signals.animated for r in tgs)
+    assert len(tgs) == 7 and all(r.signals.animated for r in tgs)
     assert {r.pack.name for r in by_pack["1"]} == {"Cuppy"}
     assert by_pack["1"][1].name == "01_Cuppy_smile.webp"
     assert by_pack["1"][1].emojis == ("☕", "🙂", "😀")
     # LICENSE and NOTICE files are not media: skipped, not errors
-    assert summary.hashed == 54 and summary.skipped == 3 and summary.error_count == 0
+    assert summary.hashed == 55 and summary.skipped == 3 and summary.error_count == 0
     assert summary.exit_code() == 0
 
 
@@ -73,6 +73,6 @@ def test_cuppy_bank_matches_transformed_cuppy(cuppy_bank, tmp_path, transform):
 def test_cuppy_bank_matches_nothing_in_pack_2_or_telegram(cuppy_bank):
     summary = ScanSummary()
     results = [r for r in scan([WA / "2", TGS], cuppy_bank, summary=summary) if r.signals is not None]
-    assert len(results) == 22 + 6
+    assert len(results) == 22 + 7
     assert [r.name for r in results if r.matches] == []
     assert summary.exit_code() == 0

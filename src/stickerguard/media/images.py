@@ -171,6 +171,30 @@ def _exif_transposed(im: Image.Image) -> Image.Image:
         return im
 
 
+def webp_stored_durations(data: bytes, frame_count: int) -> list[float] | None:
+    """Frame durations (ms) of an animated WebP read from its ANMF chunks, without decoding.
+
+    WebP container (RIFF ``WEBP``): each ANMF chunk's payload holds X, Y, width-1 and
+    height-1 (3 bytes each), then the 24-bit little-endian duration. Returns None when
+    the container does not hold exactly ``frame_count`` well-formed ANMF chunks (the
+    caller then reads the durations by decoding). Never reads past ``data``.
+    """
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    end = min(len(data), 8 + int.from_bytes(data[4:8], "little"))
+    pos, out = 12, []
+    while pos + 8 <= end:
+        size = int.from_bytes(data[pos + 4:pos + 8], "little")
+        if data[pos:pos + 4] == b"ANMF":
+            if size < 16 or pos + 24 > end:
+                return None
+            out.append(float(int.from_bytes(data[pos + 20:pos + 23], "little")))
+            if len(out) > frame_count:
+                return None
+        pos += 8 + size + (size & 1)
+    return out if len(out) == frame_count else None
+
+
 def _timeline(im: Image.Image, frame_count: int, limits: Limits, name: str):
     """Seek and decode every frame of an animation in order, checking the limits; yields
     ``(index, timestamp_ms, duration_ms, stored_ms)`` with ``im`` positioned on that
@@ -209,7 +233,9 @@ def decode_pillow(
             still composited, in order).
         spread: keep the frames a :class:`~stickerguard.media.sampling.Spread` picks
             over the whole duration instead; the frame timeline is read in a first
-            pass (every frame decoded, none copied), the kept frames in a second.
+            pass (every frame decoded, none copied), the kept frames in a second; an
+            animated WebP's timeline is read from its ANMF chunks instead
+            (:func:`webp_stored_durations`), so it is decoded once.
             Sample times are placed on the durations the file stores (0 -> 100 ms),
             not on the browser clamp above, so 8 ms frames are sampled like 17 ms ones.
 
@@ -257,18 +283,27 @@ def decode_pillow(
                     if sampler.keep(index, timestamp, duration):
                         frames.append(Frame(image=_frame_image(im, name), index=index, timestamp_ms=timestamp,
                                             duration_ms=duration))
-            else:  # two passes: the whole timeline first (limits checked there), then the kept frames
-                spans = list(_timeline(im, frame_count, limits, name))
-                elapsed = spans[-1][1] + spans[-1][2]
+            else:
                 # sample on the stored timeline: a 60 fps animation played twice as fast
                 # stores 8 ms frames, which a browser (and ``duration_ms``) shows for
                 # 100 ms each; its content is still at the same fractions of the file
-                starts = np.cumsum([0.0] + [s[3] for s in spans])
-                sampler = spread.sampler(float(starts[-1]))
-                for (index, timestamp, duration, stored), start in zip(spans, starts.tolist()):
-                    if sampler.keep(index, start, stored):
-                        im.seek(index)
-                        im.load()
+                stored = webp_stored_durations(data, frame_count) if fmt == "webp" else None
+                if stored is not None:  # one pass: the container told the timeline
+                    stored = [d if d > 0 else CLAMPED_FRAME_DURATION_MS for d in stored]
+                    spans = _timeline(im, frame_count, limits, name)
+                    copy_now = True
+                else:  # two passes: the whole timeline first (limits checked there), then the kept frames
+                    spans = list(_timeline(im, frame_count, limits, name))
+                    stored = [s[3] for s in spans]
+                    copy_now = False
+                starts = np.cumsum([0.0] + stored).tolist()
+                sampler = spread.sampler(starts[-1])
+                for index, timestamp, duration, _stored in spans:
+                    elapsed = timestamp + duration
+                    if sampler.keep(index, starts[index], stored[index]):
+                        if not copy_now:
+                            im.seek(index)
+                            im.load()
                         frames.append(Frame(image=_frame_image(im, name), index=index, timestamp_ms=timestamp,
                                             duration_ms=duration))
         except Image.DecompressionBombError as exc:
