@@ -17,7 +17,7 @@ def test_quick_mode_writes_json_markdown_and_plot(tmp_path):
     assert os.sched_getaffinity(0) == allowed  # pinning to one core is undone
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hash.json", "hash.md", "hash.png"]
     res = json.loads((tmp_path / "hash.json").read_text())
-    assert res["files"] == {"static_webp": 25, "animated_webp": 21, "tgs": 6}
+    assert res["files"] == {"static_webp": 25, "animated_webp": 21, "tgs": 7}  # collectible_phone.tgs too
     assert res["pdq_backend"] == "fastpdq"
     static = res["rows"]["static_webp"]
     assert sorted(static) == ["sg_bank", "sg_query", "sg_query_pdqhash", "te_pdq"]
