@@ -27,8 +27,8 @@ def test_quick_mode_writes_json_markdown_and_plot(tmp_path):
     assert tuned["env"] == {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
     assert sorted(tuned["static_webp"]) == ["sg_query", "te_pdq"]
     assert all(row["hashes"] == 25 and row["errors"] == 0 for row in tuned["static_webp"].values())
-    # python-threatexchange cannot open Lottie (.tgs) files; stickerguard hashes all 6
-    assert res["rows"]["tgs"]["te_pdq"]["errors"] == 6 and res["rows"]["tgs"]["sg_query"]["errors"] == 0
+    # python-threatexchange cannot open Lottie (.tgs) files; stickerguard hashes all 7
+    assert res["rows"]["tgs"]["te_pdq"]["errors"] == 7 and res["rows"]["tgs"]["sg_query"]["errors"] == 0
     assert [s["stage"] for s in res["stages_ms"]][:2] == ["read file", "decode (media.decode)"]
     assert [(r["mode"], r["workers"], r["files"], r["errors"]) for r in res["scan_scaling"]] == [
         ("in-process (isolate=False)", 1, 52, 0), ("sandboxed pool", 1, 52, 0), ("sandboxed pool", 2, 52, 0)]
