@@ -65,7 +65,7 @@ def main() -> None:
 
     with atheris.instrument_imports(include=["stickerguard"]):
         from stickerguard.errors import StickerguardError
-        from stickerguard.media import Limits, decode
+        from stickerguard.media import Limits, Spread, decode
 
     # Tighter than the defaults so that each run is fast; the code paths are the same.
     limits = Limits(max_file_bytes=1 << 20, max_pixels=1 << 20, max_total_pixels=1 << 23, max_frames=64,
@@ -75,11 +75,16 @@ def main() -> None:
 
     warnings.simplefilter("ignore")  # Pillow's DecompressionBombWarning etc.: noise in the log
 
+    spread = Spread()
+
     def test_one_input(data: bytes) -> None:
-        try:
-            decode(data, name="fuzz", limits=limits, sample_interval_ms=250)
-        except StickerguardError:
-            pass
+        # both samplers: the interval one, and the spread one the hasher uses (its own
+        # timeline pass: ANMF chunks, a second Pillow pass, demuxed video packets)
+        for kwargs in ({"sample_interval_ms": 250}, {"spread": spread}):
+            try:
+                decode(data, name="fuzz", limits=limits, **kwargs)
+            except StickerguardError:
+                pass
 
     atheris.Setup(sys.argv, test_one_input)
     atheris.Fuzz()
