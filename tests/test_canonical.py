@@ -309,3 +309,17 @@ def test_light_drawing_is_painted_on_black(cuppy):
     assert hamming(plain, flat) == 10  # within the threshold (31); blank on white before
     assert paint_colour((255, 204, 51)) == (255, 255, 255)  # a yellow smiley (luma 202) stays on white
     assert paint_colour((240, 240, 230)) == LIGHT_BACKGROUND
+
+
+def test_mean_colour_kernels_equal_numpy():
+    from stickerguard.signals.canonkern import masked_mean_colour, weighted_mean_colour
+
+    rng = np.random.default_rng(5)
+    colour = rng.integers(0, 255 * 255 * 16, (37, 41, 3), dtype=np.int64)
+    alpha = rng.integers(0, 255 * 16, (37, 41), dtype=np.int64)
+    assert weighted_mean_colour(colour, alpha).tolist() == (colour.sum(axis=(0, 1)) / alpha.sum()).tolist()
+    assert weighted_mean_colour(colour, np.zeros_like(alpha)).tolist() == [0.0, 0.0, 0.0]
+    rgb = rng.integers(0, 256, (30, 20, 3), dtype=np.uint8)
+    mask = rng.random((30, 20)) > 0.6
+    assert masked_mean_colour(rgb, mask).tolist() == rgb[mask].mean(axis=0).tolist()
+    assert masked_mean_colour(rgb, np.zeros_like(mask)).tolist() == [0.0, 0.0, 0.0]

@@ -55,10 +55,11 @@ stroke flattened onto white, black outline onto black) loses that edge in step 2
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageChops, ImageStat
+from PIL import Image, ImageChops
 from scipy import ndimage
 
-from .canonkern import alpha_projection, block_sums, flatten_blocks, region_sums
+from .canonkern import (alpha_projection, block_sums, flatten_blocks, masked_mean_colour, region_sums,
+                        weighted_mean_colour)
 
 #: Colour a canonical form is flattened onto (RGB) ...
 BACKGROUND = (255, 255, 255)
@@ -292,9 +293,8 @@ def _square(rgb: Image.Image, fg: np.ndarray, size: int) -> Image.Image | None:
         return None
     paint = BACKGROUND
     if not fg.all():
-        mask = Image.fromarray(fg)
-        paint = paint_colour(ImageStat.Stat(rgb, mask).mean)  # per-band histograms under the mask, in C
-        rgb = Image.composite(rgb, Image.new("RGB", rgb.size, paint), mask)
+        paint = paint_colour(masked_mean_colour(np.asarray(rgb), fg))
+        rgb = Image.composite(rgb, Image.new("RGB", rgb.size, paint), Image.fromarray(fg))
     return _render(rgb, box, size, paint)
 
 
@@ -340,8 +340,7 @@ def _transparent_form(packed: np.ndarray, rows: np.ndarray, cols: np.ndarray, si
     ax, ay = round((x0 + x1) / 2) - n * k // 2, round((y0 + y1) / 2) - n * k // 2
     colour, alpha = region_sums(packed, k, ax, ay, n, n)
     count = np.full((n, n), float(k * k))
-    weight = float(alpha.sum())
-    paint = paint_colour(colour.sum(axis=(0, 1)) / weight) if weight > 0 else BACKGROUND
+    paint = paint_colour(weighted_mean_colour(colour, alpha))  # all zeros (-> white) if nothing is drawn
     rgb = Image.fromarray(flatten_blocks(colour, alpha, count, *paint), "RGB")
     return _render(rgb, ((x0 - ax) / k, (y0 - ay) / k, (x1 - ax) / k, (y1 - ay) / k), size, paint)
 
