@@ -263,6 +263,8 @@ def test_spread_count_is_fixed_up_to_12_s_then_one_per_500_ms() -> None:
     spread = Spread()
     assert [spread.count(ms) for ms in (0, 1500, 3000, 12_000, 12_001, 20_000, 31_500, 120_000)] == [
         24, 24, 24, 24, 25, 40, 63, 63]
+    # kept frames are capped at 64 x 512 x 512 pixels: a large canvas gets fewer samples
+    assert [spread.count(1500, side * side) for side in (512, 836, 837, 1024, 4096)] == [24, 24, 23, 16, 1]
     with pytest.raises(ValueError, match="min_samples <= max_samples"):
         Spread(min_samples=10, max_samples=5)
     with pytest.raises(ValueError, match="give sample_interval_ms or spread, not both"):

@@ -297,7 +297,7 @@ def decode_pillow(
                     stored = [s[3] for s in spans]
                     copy_now = False
                 starts = np.cumsum([0.0] + stored).tolist()
-                sampler = spread.sampler(starts[-1])
+                sampler = spread.sampler(starts[-1], width * height)
                 for index, timestamp, duration, _stored in spans:
                     elapsed = timestamp + duration
                     if sampler.keep(index, starts[index], stored[index]):

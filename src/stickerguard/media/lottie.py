@@ -191,8 +191,8 @@ def decode_tgs(data: bytes, *, name: str, limits: Limits, sample_interval_ms: fl
     frame_ms = 1000.0 / fps
     duration = frame_count * frame_ms
     check_duration(duration, limits, name)
-    sampler = make_sampler(sample_interval_ms, spread, duration)
     width, height = render_size(doc["w"], doc["h"])
+    sampler = make_sampler(sample_interval_ms, spread, duration, width * height)
     text = raw.decode("utf-8")  # already validated by parse_lottie
     frames: list[Frame] = []
     with LottieAnimation.from_data(text) as anim:

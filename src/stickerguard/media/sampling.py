@@ -75,13 +75,20 @@ class SpreadSampler:
 
 @dataclass(frozen=True)
 class Spread:
-    """How many spread samples an animation gets: ``clamp(ceil(total / spacing_ms), min_samples, max_samples)``.
+    """How many spread samples an animation gets: ``clamp(ceil(total / spacing_ms), min_samples, max_samples)``,
+    and no more than ``max_kept_pixels // (width * height)`` (at least 1).
 
     Default: 24 to 63 samples, one per 500 ms beyond 12 s. Every animation up to
     ``min_samples * spacing_ms`` (12 s: every WhatsApp, Telegram and Signal sticker) gets
     exactly ``min_samples``, so a copy played at another speed is sampled at the same
     points of its content; a longer video gets one sample per 500 ms, up to 63 (+ frame 0
     = 64 hashed frames, ``signals.hasher.MAX_FRAMES``).
+
+    Memory: kept frames are held as RGBA until hashed, so their pixels are capped at
+    ``max_kept_pixels`` (default 64 frames of 512 x 512 = 64 MB; a sticker canvas of up
+    to 836 x 836 still gets all 24 samples, a 4096 x 4096 one 1). Without the cap, a
+    hostile 2-second animation on a large canvas kept 24 full frames (the hostile
+    corpus scan peaked at 1.03 GB instead of 0.64 GB).
 
     Raises:
         ValueError: a non-positive or inconsistent setting.
@@ -90,26 +97,33 @@ class Spread:
     min_samples: int = 24
     max_samples: int = 63
     spacing_ms: float = 500.0
+    max_kept_pixels: int = 64 * 512 * 512
 
     def __post_init__(self) -> None:
-        if not (1 <= self.min_samples <= self.max_samples) or not (
+        if not (1 <= self.min_samples <= self.max_samples) or self.max_kept_pixels < 1 or not (
                 math.isfinite(self.spacing_ms) and self.spacing_ms > 0):
             raise ValueError(f"Spread needs 1 <= min_samples <= max_samples and spacing_ms > 0, got {self!r}")
 
-    def count(self, total_ms: float) -> int:
-        """Sample count for an animation lasting ``total_ms`` milliseconds."""
-        return min(self.max_samples, max(self.min_samples, math.ceil(max(0.0, total_ms) / self.spacing_ms)))
+    def count(self, total_ms: float, frame_pixels: int = 0) -> int:
+        """Sample count for an animation lasting ``total_ms`` milliseconds whose frames
+        have ``frame_pixels`` pixels each (0: no memory cap)."""
+        n = min(self.max_samples, max(self.min_samples, math.ceil(max(0.0, total_ms) / self.spacing_ms)))
+        if frame_pixels > 0:
+            n = min(n, max(1, self.max_kept_pixels // frame_pixels))
+        return n
 
-    def sampler(self, total_ms: float) -> SpreadSampler:
-        """The :class:`SpreadSampler` for an animation lasting ``total_ms`` milliseconds."""
-        return SpreadSampler(total_ms, self.count(total_ms))
+    def sampler(self, total_ms: float, frame_pixels: int = 0) -> SpreadSampler:
+        """The :class:`SpreadSampler` for an animation lasting ``total_ms`` milliseconds
+        (frames of ``frame_pixels`` pixels, see :meth:`count`)."""
+        return SpreadSampler(total_ms, self.count(total_ms, frame_pixels))
 
 
-def make_sampler(interval_ms: float | None, spread: Spread | None, total_ms: float | None):
+def make_sampler(interval_ms: float | None, spread: Spread | None, total_ms: float | None,
+                 frame_pixels: int = 0):
     """The sampler a decoder uses: spread (needs ``total_ms``) if given, else the interval one."""
     if spread is not None:
         assert total_ms is not None, "a spread sampler needs the duration"
-        return spread.sampler(total_ms)
+        return spread.sampler(total_ms, frame_pixels)
     return FrameSampler(interval_ms)
 
 

@@ -136,7 +136,7 @@ def decode_video(
             total_ms = _demuxed_duration_ms(data, fmt, limits, name) if spread is not None else None
         except _AV_ERRORS as exc:
             raise DecodeError(f"truncated or corrupt {fmt}: {_reason(exc)}", path=name) from exc
-        sampler = make_sampler(sample_interval_ms, spread, total_ms)
+        sampler = make_sampler(sample_interval_ms, spread, total_ms, width * height)
         time_base = stream.time_base or Fraction(1, 1000)
         rate = stream.average_rate or stream.guessed_rate
         default_ms = float(1000 / rate) if rate else 0.0
