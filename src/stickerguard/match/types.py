@@ -20,9 +20,10 @@ class FramesMatched(NamedTuple):
         bank_matched: indexed frames of the bank item matched by any query frame.
         bank_total: indexed frames of the bank item (distinct frame indexes of its
             PDQ/sticker PDQ signals kept at load time).
-        bank_covered: indexed frames of the bank item that matched or are next to one
-            that matched, in time order (what the animation rule compares with
-            ``bank_total``; 0 where no rule applies, e.g. hash lookups).
+        bank_covered: indexed frames of the bank item that matched, plus those in a run
+            of at most 2 unmatched frames between two matched ones, in time order (what
+            the animation rule compares with ``bank_total``: ``match.matcher.covered``;
+            0 where no rule applies, e.g. hash lookups).
     """
 
     query_matched: int

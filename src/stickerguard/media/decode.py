@@ -40,8 +40,9 @@ def decode(
         spread: instead of an interval, keep frame 0 and the frames covering the
             midpoints of ``spread.count(duration)`` equal slots of the whole duration
             (``media.sampling.Spread``; what ``signals.hash_bytes`` uses). Decoders that
-            do not know the duration up front read the timeline first (Pillow: every
-            frame decoded twice; video: the packets demuxed once more).
+            do not know the duration up front read the timeline first (animated WebP:
+            its ANMF chunks; GIF/APNG: every frame decoded twice; video: the packets
+            demuxed once more).
 
     Returns:
         DecodedMedia with ``format`` from ``sniff`` (``webp png jpeg gif bmp tgs webm mp4``).

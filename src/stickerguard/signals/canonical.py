@@ -59,8 +59,7 @@ from PIL import Image
 
 # step 2 (opaque frames) lives in .background; re-exported here, where callers look for it
 from .background import background_colour, foreground_mask, noise_blocks, noise_mask  # noqa: F401
-from .canonkern import (alpha_projection, block_sums, flatten_blocks, masked_mean_colour, region_sums,
-                        weighted_mean_colour)
+from .canonkern import alpha_projection, block_sums, flatten_blocks, mean_colour, region_sums
 
 #: Colour a canonical form is flattened onto (RGB) ...
 BACKGROUND = (255, 255, 255)
@@ -153,7 +152,7 @@ def _square(rgb: Image.Image, fg: np.ndarray, size: int) -> Image.Image | None:
         return None
     paint = BACKGROUND
     if not fg.all():
-        paint = paint_colour(masked_mean_colour(np.asarray(rgb), fg))
+        paint = paint_colour(mean_colour(np.asarray(rgb), fg, False))
         rgb = Image.composite(rgb, Image.new("RGB", rgb.size, paint), Image.fromarray(fg))
     return _render(rgb, box, size, paint)
 
@@ -200,7 +199,7 @@ def _transparent_form(packed: np.ndarray, rows: np.ndarray, cols: np.ndarray, si
     ax, ay = round((x0 + x1) / 2) - n * k // 2, round((y0 + y1) / 2) - n * k // 2
     colour, alpha = region_sums(packed, k, ax, ay, n, n)
     count = np.full((n, n), float(k * k))
-    paint = paint_colour(weighted_mean_colour(colour, alpha))  # all zeros (-> white) if nothing is drawn
+    paint = paint_colour(mean_colour(colour, alpha, True))  # all zeros (-> white) if nothing is drawn
     rgb = Image.fromarray(flatten_blocks(colour, alpha, count, *paint), "RGB")
     return _render(rgb, ((x0 - ax) / k, (y0 - ay) / k, (x1 - ax) / k, (y1 - ay) / k), size, paint)
 

@@ -159,44 +159,34 @@ def region_sums(pixels, k, x0, y0, bh, bw):  # pragma: no cover - compiled
     return colour, alpha
 
 
+
 @njit(cache=True, nogil=True)
-def weighted_mean_colour(colour, alpha):  # pragma: no cover - compiled
-    """Alpha-weighted mean colour, float64 (3,): ``sum(a * c) / sum(a)`` per channel over
-    all blocks of :func:`block_sums` / :func:`region_sums` output (exact integer sums);
-    zeros when ``alpha`` sums to 0. One pass (numpy's ``sum(axis=(0, 1))`` over the
-    interleaved channels took 0.2-0.8 ms on a 100-200 block square)."""
+def mean_colour(colour, weight, premultiplied):  # pragma: no cover - compiled
+    """Weighted mean colour, float64 (3,), in one pass with exact integer sums; zeros when
+    the weights sum to 0.
+
+    * ``premultiplied=True``: ``colour`` holds per-block ``sum(a * c)`` and ``weight``
+      the ``sum(a)`` (int64, from :func:`block_sums` / :func:`region_sums`): the
+      alpha-weighted mean of the frame.
+    * ``premultiplied=False``: ``colour`` is uint8 (h, w, 3) pixels and ``weight`` a
+      bool (h, w) mask: the mean over the mask.
+
+    (numpy's ``sum(axis=(0, 1))`` over interleaved channels took 0.2-0.8 ms on a 100-200
+    block square; this is one pass.)
+    """
     s0 = np.int64(0)
     s1 = np.int64(0)
     s2 = np.int64(0)
-    sa = np.int64(0)
-    for y in range(alpha.shape[0]):
-        for x in range(alpha.shape[1]):
-            s0 += colour[y, x, 0]
-            s1 += colour[y, x, 1]
-            s2 += colour[y, x, 2]
-            sa += alpha[y, x]
+    total = np.int64(0)
+    for y in range(weight.shape[0]):
+        for x in range(weight.shape[1]):
+            w = np.int64(weight[y, x])
+            m = np.int64(1) if premultiplied else w
+            s0 += m * np.int64(colour[y, x, 0])
+            s1 += m * np.int64(colour[y, x, 1])
+            s2 += m * np.int64(colour[y, x, 2])
+            total += w
     out = np.zeros(3)
-    if sa > 0:
-        out[0], out[1], out[2] = s0 / sa, s1 / sa, s2 / sa
-    return out
-
-
-@njit(cache=True, nogil=True)
-def masked_mean_colour(rgb, mask):  # pragma: no cover - compiled
-    """Mean colour, float64 (3,), of uint8 ``rgb`` (h, w, 3) over bool ``mask`` (h, w);
-    zeros for an empty mask. Exact integer sums, one pass."""
-    s0 = np.int64(0)
-    s1 = np.int64(0)
-    s2 = np.int64(0)
-    n = np.int64(0)
-    for y in range(mask.shape[0]):
-        for x in range(mask.shape[1]):
-            if mask[y, x]:
-                s0 += rgb[y, x, 0]
-                s1 += rgb[y, x, 1]
-                s2 += rgb[y, x, 2]
-                n += 1
-    out = np.zeros(3)
-    if n > 0:
-        out[0], out[1], out[2] = s0 / n, s1 / n, s2 / n
+    if total > 0:
+        out[0], out[1], out[2] = s0 / total, s1 / total, s2 / total
     return out
