@@ -206,7 +206,7 @@ def stage_times(paths: list[Path], rounds: int) -> list[tuple[str, float, str]]:
         return (a[:, :, 0] * 0.299 + a[:, :, 1] * 0.587 + a[:, :, 2] * 0.114).astype("float32")
 
     def variants_extra(f):
-        _c, variant_images = canonical.canonical_forms(f)
+        _c, variant_images, _sq = canonical.canonical_forms(f)
         return [pdq.hash_rgb(np.asarray(v)) for v in variant_images]
 
     r = rounds

@@ -3,6 +3,7 @@ crashes, hangs, spins or runs out of memory costs one file, never the pool."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 from pathlib import Path
@@ -18,6 +19,7 @@ from stickerguard.jobs import hash_upload
 from stickerguard.match.scan import ScanSummary, scan
 from stickerguard.media import decode
 from stickerguard.signals import hash_bytes
+from stickerguard.signals.base import REGIONS
 
 DATA = Path(__file__).parent / "data"
 CUPPY = DATA / "whatsapp-sample-packs/1/01_Cuppy_smile.webp"
@@ -130,7 +132,9 @@ def test_signals_wire_round_trip_and_malformed_bodies_are_crashes(pool: DecoderP
         "truncated": (body[:-1], f"body is {len(body) - 1} bytes, expected {len(body)}"),
         "no frames": (body[:85] + b"\0\0", "frame count 0 is out of range"),
         "short header": (body[:40], "unpack_from requires a buffer of at least 87 bytes"),
-        "records missing": (body[:85] + b"\6\0" + body[87:87 + 24], "body is 111 bytes, too short for 6 frame records"),
+        "records missing": (body[:85] + b"\6\0" + body[87:87 + 25], "body is 112 bytes, too short for 6 frame records"),
+        # bit 6 of the region mask (byte 24 of the first frame record) names no region
+        "region bit": (body[:87 + 24] + b"\x40" + body[87 + 25:], "frame record out of range"),
         "non-ascii format": (body[:48] + b"\xffebp" + body[52:], "'ascii' codec can't decode byte 0xff"),
     }
     for what, (raw, message) in bad.items():
@@ -139,7 +143,17 @@ def test_signals_wire_round_trip_and_malformed_bodies_are_crashes(pool: DecoderP
         assert str(err.value).startswith(f"x.webp: decoder worker sent malformed signals: {message}"), what
     with pytest.raises(WorkerCrashed) as err:  # end to end: a worker's broken reply is not trusted
         pool.request("garbage", name="g.webp")
-    assert str(err.value) == "g.webp: decoder worker sent malformed signals: body is 117 bytes, expected 143"
+    assert str(err.value) == "g.webp: decoder worker sent malformed signals: body is 117 bytes, expected 144"
+
+
+def test_occluded_forms_cross_the_wire() -> None:
+    sig = hash_bytes(CUPPY.read_bytes(), name="c.webp", variants=True)
+    occ = sig.frames[0].canonical_occluded
+    assert [o[0] for o in occ] == list(REGIONS)  # bank side: every region
+    back = signals_from_wire(signals_to_wire(sig), "c.webp")
+    assert back == sig
+    assert len(signals_to_wire(sig)) == len(signals_to_wire(dataclasses.replace(
+        sig, frames=[dataclasses.replace(sig.frames[0], canonical_occluded=())]))) + 6 * (32 + 3)
 
 
 def _slow_animation() -> bytes:

@@ -61,10 +61,14 @@ MAX_FRAMES, MAX_LIST = 4096, 16
 # md5, sha256 (raw digests), format (NUL-padded ASCII), width, height, animated,
 # frame_count, duration_ms, number of frames.
 _MEDIA = struct.Struct("<16s32s16sIIBIdH")
-# index, timestamp_ms, quality, has canonical_pdq, canonical_quality, and the lengths of
-# pdq_dihedral, canonical_dihedral, canonical_variants. The 32-byte hashes of every frame
-# follow all frame records: pdq, [canonical_pdq], the three lists, frame after frame.
-_FRAME = struct.Struct("<idiBiBBB")
+# index, timestamp_ms, quality, has canonical_pdq, canonical_quality, the lengths of
+# pdq_dihedral, canonical_dihedral, canonical_variants, and a bit mask of the regions
+# in canonical_occluded (bit i = REGIONS[i]). The 32-byte hashes of every frame follow
+# all frame records: pdq, [canonical_pdq], the three lists, the occluded hashes in
+# region order, frame after frame; then one _OCCLUDED record (quality, share in 1/10000)
+# per occluded hash, in the same order.
+_FRAME = struct.Struct("<idiBiBBBB")
+_OCCLUDED = struct.Struct("<BH")
 
 
 class WorkerCrashed(DecodeError):
@@ -150,20 +154,31 @@ def signals_to_wire(sig: MediaSignals) -> bytes:
     Raises struct.error / ValueError when a value does not fit its field (never for the
     output of ``hash_bytes``).
     """
-    heads, hashes = [_MEDIA.pack(bytes.fromhex(sig.md5), bytes.fromhex(sig.sha256), sig.format.encode("ascii"),
-                                 sig.width, sig.height, sig.animated, sig.frame_count, sig.duration_ms,
-                                 len(sig.frames))], []
+    from ..signals.base import REGIONS
+
+    heads, hashes, occ = [_MEDIA.pack(bytes.fromhex(sig.md5), bytes.fromhex(sig.sha256), sig.format.encode("ascii"),
+                                      sig.width, sig.height, sig.animated, sig.frame_count, sig.duration_ms,
+                                      len(sig.frames))], [], []
     for fr in sig.frames:
+        by_region = {o[0]: o for o in fr.canonical_occluded}
+        if len(by_region) != len(fr.canonical_occluded):
+            raise ValueError("a region appears twice in canonical_occluded")
+        mask = sum(1 << REGIONS.index(r) for r in by_region)
         heads.append(_FRAME.pack(fr.index, fr.timestamp_ms, fr.quality, fr.canonical_pdq is not None,
                                  fr.canonical_quality, len(fr.pdq_dihedral), len(fr.canonical_dihedral),
-                                 len(fr.canonical_variants)))
+                                 len(fr.canonical_variants), mask))
         hashes.append(fr.pdq)
         if fr.canonical_pdq is not None:
             hashes.append(fr.canonical_pdq)
         hashes += fr.pdq_dihedral
         hashes += fr.canonical_dihedral
         hashes += fr.canonical_variants
-    return b"".join(heads) + bytes.fromhex("".join(hashes))
+        for r in REGIONS:
+            if r in by_region:
+                _, value, quality, share = by_region[r]
+                hashes.append(value)
+                occ.append(_OCCLUDED.pack(quality, round(share * 10_000)))
+    return b"".join(heads) + bytes.fromhex("".join(hashes)) + b"".join(occ)
 
 
 def signals_from_wire(body: bytes, name: str) -> MediaSignals:
@@ -173,6 +188,7 @@ def signals_from_wire(body: bytes, name: str) -> MediaSignals:
     right length by construction; counts and the body size are checked. Raises
     WorkerCrashed (``path=name``) when the body is malformed.
     """
+    from ..signals.base import REGIONS
     from ..signals.types import FrameSignals, MediaSignals
 
     try:
@@ -183,13 +199,18 @@ def signals_from_wire(body: bytes, name: str) -> MediaSignals:
         records = list(_FRAME.iter_unpack(body[_MEDIA.size:block]))
         if len(records) != n:
             raise ValueError(f"body is {len(body)} bytes, too short for {n} frame records")
-        # One hex string for every hash, sliced per field; the size check after the loop
-        # rejects a body whose hash block is shorter or longer than the records announce.
-        hx = body[block:].hex()
+        if any(r[3] > 1 or max(r[5:8]) > MAX_LIST or r[8] >> len(REGIONS) for r in records):
+            raise ValueError("frame record out of range")
+        n_occ = sum(r[8].bit_count() for r in records)
+        n_hashes = sum(1 + r[3] + r[5] + r[6] + r[7] for r in records) + n_occ
+        expected = block + 32 * n_hashes + _OCCLUDED.size * n_occ
+        if len(body) != expected:
+            raise ValueError(f"body is {len(body)} bytes, expected {expected}")
+        # One hex string for every hash, sliced per field.
+        hx = body[block:block + 32 * n_hashes].hex()
+        occ = iter(_OCCLUDED.iter_unpack(body[block + 32 * n_hashes:]))
         frames, pos = [], 0
-        for index, ts, quality, has_c, c_quality, n1, n2, n3 in records:
-            if has_c > 1 or n1 > MAX_LIST or n2 > MAX_LIST or n3 > MAX_LIST:
-                raise ValueError("frame record out of range")
+        for index, ts, quality, has_c, c_quality, n1, n2, n3, mask in records:
             end = pos + 64
             canonical = None
             if has_c:
@@ -198,13 +219,18 @@ def signals_from_wire(body: bytes, name: str) -> MediaSignals:
             e1 = end + 64 * n1
             e2 = e1 + 64 * n2
             e3 = e2 + 64 * n3
+            occluded, e4 = [], e3
+            for bit, region in enumerate(REGIONS):
+                if mask >> bit & 1:
+                    q, share = next(occ)
+                    occluded.append((region, hx[e4:e4 + 64], q, share / 10_000))
+                    e4 += 64
             frames.append(FrameSignals(index, ts, hx[pos:pos + 64], quality, canonical, c_quality,
                                        tuple([hx[p:p + 64] for p in range(end, e1, 64)]),
                                        tuple([hx[p:p + 64] for p in range(e1, e2, 64)]),
-                                       tuple([hx[p:p + 64] for p in range(e2, e3, 64)])))
-            pos = e3
-        if len(hx) != pos:
-            raise ValueError(f"body is {len(body)} bytes, expected {block + pos // 2}")
+                                       tuple([hx[p:p + 64] for p in range(e2, e3, 64)]),
+                                       tuple(occluded)))
+            pos = e4
         fmt = fmt.rstrip(b"\0").decode("ascii")
         return MediaSignals(md5.hex(), sha.hex(), fmt, width, height, bool(animated), frame_count, duration_ms, frames)
     except (ValueError, TypeError, struct.error) as exc:

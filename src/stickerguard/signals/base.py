@@ -8,6 +8,11 @@ from typing import ClassVar
 
 _HEX_ANYCASE = re.compile(r"[0-9a-fA-F]*")
 
+#: Canvas regions an occluded ``sticker_pdq`` can have erased (``signals.occlusion``).
+#: A bank signal's ``region`` is one of these or None (the whole drawing); the index
+#: stores a region as its position here plus 1 (0 = None).
+REGIONS: tuple[str, ...] = ("top_left", "top_right", "bottom_right", "bottom_left", "bottom", "top")
+
 
 def hamming(a: str, b: str) -> int:
     """Hamming distance in bits between two equal-length hex strings.

@@ -54,6 +54,8 @@ stroke flattened onto white, black outline onto black) loses that edge in step 2
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from PIL import Image
 
@@ -184,10 +186,29 @@ class _Reduced:
         return _square(rgb, fg, size), rgb, fg
 
 
-def _transparent_form(packed: np.ndarray, rows: np.ndarray, cols: np.ndarray, size: int) -> Image.Image | None:
-    """Steps 1, 3, 4 for an RGBA frame (``packed``: uint32 (h, w) view): exact full-resolution
-    moments; the moment square box-reduced by k = max(1, side // SQUARE_WORK_SIZE) on a grid
-    centred on it, flattened onto white, resized to ``size``."""
+class Square(NamedTuple):
+    """Block sums of a transparent frame's moment square (step 1), for reuse.
+
+    ``colour`` int64 (n, n, 3) premultiplied sums and ``alpha`` int64 (n, n) alpha sums
+    of k x k blocks (``canonkern.region_sums``) on a grid whose top-left pixel is
+    ``(ax, ay)``; ``box`` the moment square ``(x0, y0, x1, y1)`` in frame pixels;
+    ``paint`` the background colour of the form (:func:`paint_colour`).
+    ``signals.occlusion`` erases regions from these sums.
+    """
+
+    colour: np.ndarray
+    alpha: np.ndarray
+    k: int
+    ax: int
+    ay: int
+    box: tuple[float, float, float, float]
+    paint: tuple[int, int, int]
+
+
+def moment_square(packed: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> Square | None:
+    """Step 1 for an RGBA frame (``packed``: uint32 (h, w) view; ``rows``/``cols``: its
+    mask projections): exact full-resolution moments; the moment square box-reduced by
+    k = max(1, side // SQUARE_WORK_SIZE) on a grid centred on it. None when empty."""
     box = _projection_box(rows, cols)
     if box is None:
         return None
@@ -198,33 +219,51 @@ def _transparent_form(packed: np.ndarray, rows: np.ndarray, cols: np.ndarray, si
     # many pixels, and a mirror or rotation maps it onto itself
     ax, ay = round((x0 + x1) / 2) - n * k // 2, round((y0 + y1) / 2) - n * k // 2
     colour, alpha = region_sums(packed, k, ax, ay, n, n)
-    count = np.full((n, n), float(k * k))
     paint = paint_colour(mean_colour(colour, alpha, True))  # all zeros (-> white) if nothing is drawn
-    rgb = Image.fromarray(flatten_blocks(colour, alpha, count, *paint), "RGB")
-    return _render(rgb, ((x0 - ax) / k, (y0 - ay) / k, (x1 - ax) / k, (y1 - ay) / k), size, paint)
+    return Square(colour, alpha, k, ax, ay, box, paint)
+
+
+def render_square(sq: Square, size: int, box: tuple[float, float, float, float] | None = None,
+                  rgb: np.ndarray | None = None) -> Image.Image:
+    """The canonical form from a :class:`Square`: its blocks flattened onto ``sq.paint``
+    (or the uint8 (n, n, 3) ``rgb`` given), ``box`` (default ``sq.box``, frame pixels)
+    cut and resized to ``size``."""
+    if rgb is None:
+        rgb = flatten_square(sq)
+    x0, y0, x1, y1 = sq.box if box is None else box
+    k, ax, ay = sq.k, sq.ax, sq.ay
+    return _render(Image.fromarray(rgb, "RGB"), ((x0 - ax) / k, (y0 - ay) / k, (x1 - ax) / k, (y1 - ay) / k),
+                   size, sq.paint)
+
+
+def flatten_square(sq: Square) -> np.ndarray:
+    """Block means of a :class:`Square` composited onto its paint colour, uint8 (n, n, 3)."""
+    return flatten_blocks(sq.colour, sq.alpha, np.full(sq.alpha.shape, float(sq.k * sq.k)), *sq.paint)
 
 
 def _opaque_form(rgb: Image.Image, size: int) -> Image.Image | None:
     return _square(rgb, foreground_mask(rgb), size)
 
 
-def canonical_forms(image: Image.Image, size: int = CANONICAL_SIZE) -> tuple[Image.Image | None, list[Image.Image]]:
-    """``(canonicalize(image), canonical_variants(image))`` sharing one reduced copy."""
+def canonical_forms(image: Image.Image, size: int = CANONICAL_SIZE
+                    ) -> tuple[Image.Image | None, list[Image.Image], Square | None]:
+    """``(canonicalize(image), canonical_variants(image), square)`` sharing one reduced
+    copy; ``square`` as from :func:`canonical_square`."""
     if image.width == 0 or image.height == 0:
-        return None, []
+        return None, [], None
     red = _Reduced(image)
     if not red.transparent:
         canon, rgb, fg = red.opaque(size)
         if canon is None or fg.all():
-            return canon, []
+            return canon, [], None
         # the whole frame, background included: what this image becomes once a client
         # pads or shrinks it inside a transparent canvas (step 1 keeps the background)
-        return canon, [_square(rgb, np.ones_like(fg), size)]
-    canon = _transparent_form(red.packed, red.rows, red.cols, size)
-    if canon is None:
-        return None, []
+        return canon, [_square(rgb, np.ones_like(fg), size)], None
+    sq = moment_square(red.packed, red.rows, red.cols)
+    if sq is None:
+        return None, [], None
     variants = [_opaque_form(red.flatten(c), size) for c in VARIANT_BACKGROUNDS]
-    return canon, [v for v in variants if v is not None]
+    return render_square(sq, size), [v for v in variants if v is not None], sq
 
 
 def canonicalize(image: Image.Image, size: int = CANONICAL_SIZE) -> Image.Image | None:
@@ -239,15 +278,22 @@ def canonicalize(image: Image.Image, size: int = CANONICAL_SIZE) -> Image.Image 
         in the middle, ``SPREAD`` RMS radii across; None when the frame is empty (fully
         transparent, or all one colour).
     """
+    return canonical_square(image, size)[0]
+
+
+def canonical_square(image: Image.Image, size: int = CANONICAL_SIZE) -> tuple[Image.Image | None, Square | None]:
+    """:func:`canonicalize`, plus the :class:`Square` it was cut from (None for an
+    opaque or empty frame), so ``signals.occlusion`` need not read the pixels again."""
     if image.width == 0 or image.height == 0:
-        return None
+        return None, None
     if image.mode != "RGBA":
         image = image.convert("RGBA")
-    packed = np.asarray(image).view("<u4")[..., 0]  # little-endian RGBA: A is the high byte
+    packed = np.asarray(image).view("<u4")[..., 0]
     rows, cols, min_alpha = alpha_projection(packed, ALPHA_THRESHOLD)
     if min_alpha < 255:
-        return _transparent_form(packed, rows, cols, size)
-    return _Reduced(image).opaque(size)[0]
+        sq = moment_square(packed, rows, cols)
+        return (None, None) if sq is None else (render_square(sq, size), sq)
+    return _Reduced(image).opaque(size)[0], None
 
 
 def canonical_variants(image: Image.Image, size: int = CANONICAL_SIZE) -> list[Image.Image]:

@@ -29,7 +29,8 @@ from PIL import Image
 
 from ..media.sampling import Spread
 from .base import hamming
-from .canonical import canonical_forms, canonicalize
+from .canonical import canonical_forms, canonical_square
+from .occlusion import QUERY_MIN_SHARE, erase_regions
 from .pdq import hash_image_dihedral, hash_rgb, hash_rgb_dihedral
 from .types import FrameSignals, MediaSignals
 
@@ -65,7 +66,8 @@ def _jpeg_reference_image(data: bytes) -> Image.Image | None:
 
 
 def hash_frame(image: Image.Image, *, index: int = 0, timestamp_ms: float = 0.0,
-               plain_source: Image.Image | None = None, variants: bool = True) -> FrameSignals:
+               plain_source: Image.Image | None = None, variants: bool = True,
+               occluded: bool = False) -> FrameSignals:
     """Every PDQ signal of one frame.
 
     Args:
@@ -77,18 +79,23 @@ def hash_frame(image: Image.Image, *, index: int = 0, timestamp_ms: float = 0.0,
             frame). Queries may skip them.
     Returns:
         FrameSignals with plain PDQ + dihedral, canonical PDQ + dihedral (None / () for
-        an empty frame) and ``canonical_variants`` (see ``canonical_variants``).
+        an empty frame), ``canonical_variants`` (see ``canonical_variants``) and
+        ``canonical_occluded``.
     """
     plain, quality = hash_image_dihedral(plain_source if plain_source is not None else image)
     if variants:
-        canon, variant_images = canonical_forms(image)
+        canon, variant_images, square = canonical_forms(image)
     else:
-        canon, variant_images = canonicalize(image), []
+        (canon, square), variant_images = canonical_square(image), []
     if canon is None:
         return FrameSignals(index=index, timestamp_ms=timestamp_ms, pdq=plain[0], quality=quality,
                             canonical_pdq=None, canonical_quality=0, pdq_dihedral=plain)
     cdih, cquality = hash_rgb_dihedral(np.asarray(canon))
     variant_hashes = tuple(h for h in dict.fromkeys(hash_rgb(np.asarray(v))[0] for v in variant_images) if h != cdih[0])
+    occ = ()
+    if occluded and square is not None:
+        forms = erase_regions(square, image.width, image.height, min_share=-1.0 if variants else QUERY_MIN_SHARE)
+        occ = tuple((o.region, *hash_rgb(np.asarray(o.image)), round(o.share, 4)) for o in forms)
     return FrameSignals(
         index=index,
         timestamp_ms=timestamp_ms,
@@ -99,6 +106,7 @@ def hash_frame(image: Image.Image, *, index: int = 0, timestamp_ms: float = 0.0,
         pdq_dihedral=plain,
         canonical_dihedral=cdih,
         canonical_variants=variant_hashes,
+        canonical_occluded=occ,
     )
 
 
@@ -127,7 +135,7 @@ def hash_decoded(decoded: "DecodedMedia", data: bytes, *, variants: bool = True)
     first: FrameSignals | None = None
     for frame in frames:
         sig = hash_frame(frame.image, index=frame.index, timestamp_ms=frame.timestamp_ms,
-                         plain_source=plain_source, variants=variants)
+                         plain_source=plain_source, variants=variants, occluded=not decoded.animated)
         first = first or sig
         if sig.canonical_pdq is None:
             continue

@@ -26,6 +26,10 @@ class FrameSignals:
             ``canonical_pdq`` left out; see
             ``canonical.canonical_variants``). Banks store them as extra
             ``sticker_pdq`` values so that queries a client already flattened match.
+        canonical_occluded: occluded canonical PDQs (static frames with transparency;
+            ``signals.occlusion``): ``(region, pdq_hex, quality, share)`` per erased
+            region, ``share`` the fraction (0..1) of the drawing's alpha it held. Banks
+            store every region; queries only regions holding more than 3 %.
     """
 
     index: int
@@ -37,6 +41,7 @@ class FrameSignals:
     pdq_dihedral: tuple[str, ...] = ()
     canonical_dihedral: tuple[str, ...] = ()
     canonical_variants: tuple[str, ...] = ()
+    canonical_occluded: tuple[tuple[str, str, int, float], ...] = ()
 
 
 @dataclass
