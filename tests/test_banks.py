@@ -468,3 +468,19 @@ def test_add_media_and_iter_bank_signals(db):
             "/packs/1/anim.webp",
             "/packs/1/01.webp",
         ]
+
+
+def test_occluded_forms_stored_with_their_region_and_left_out_of_exports(db):
+    import dataclasses
+
+    create_bank(db, "occ")
+    st, sig = _sticker("01.webp", [(PDQ_C, 100, PDQ_WEE, 90)])
+    occluded = (("bottom_left", PDQ_SMALL, 80, 0.1), ("top", PDQ_C, 40, 0.0))
+    sig = dataclasses.replace(sig, frames=[dataclasses.replace(sig.frames[0], canonical_occluded=occluded)])
+    assert add_media(db, "occ", [(st, sig)]).by_type == {"md5": 1, "pdq": 1, "sha256": 1, "sticker_pdq": 3}
+    assert [(r.signal_type, r.value, r.quality, r.region) for r in iter_bank_signals(db, ["occ"])][2:] == [
+        ("pdq", PDQ_C, 100, None), ("sticker_pdq", PDQ_WEE, 90, None),
+        ("sticker_pdq", PDQ_SMALL, 80, "bottom_left"), ("sticker_pdq", PDQ_C, 40, "top")]
+    out = io.StringIO()
+    assert export_hash_list(db, "occ", out) == 4  # md5, sha256, pdq, the whole-drawing sticker_pdq
+    assert PDQ_SMALL not in out.getvalue()

@@ -399,13 +399,14 @@ ANIM = "2/01_SendingLove.webp"
 
 def rows_from_signals(sig: MediaSignals, content_id: int, name: str, first_id: int):
     """Bank rows for one hashed sticker, as a bank built from media would hold them:
-    md5, sha256, per frame pdq + sticker_pdq + its flattened canonical variants."""
+    md5, sha256, per frame pdq + sticker_pdq + its flattened canonical variants + its
+    occluded forms (region set)."""
     out = []
 
-    def add(t, v, frame_index=0, quality=None):
+    def add(t, v, frame_index=0, quality=None, region=None):
         out.append(BankSignalRow(first_id + len(out), 1, "cuppy", 31, ("test",), content_id,
                                  name, "pack", (), len(sig.frames), sig.animated, t, v,
-                                 frame_index, quality))
+                                 frame_index, quality, region=region))
 
     add("md5", sig.md5)
     add("sha256", sig.sha256)
@@ -413,6 +414,8 @@ def rows_from_signals(sig: MediaSignals, content_id: int, name: str, first_id: i
         add("pdq", f.pdq, f.index, f.quality)
         for v in ((f.canonical_pdq,) if f.canonical_pdq else ()) + f.canonical_variants:
             add("sticker_pdq", v, f.index, f.canonical_quality)
+        for region, v, q, _share in f.canonical_occluded:
+            add("sticker_pdq", v, f.index, q, region)
     return out
 
 
@@ -431,6 +434,10 @@ def real_rows():
     ("rotate_90", (1, "sticker_pdq", "sticker_pdq", 2, "rot270")),
     ("jpeg_q70_white", (1, "sticker_pdq", "sticker_pdq", 0, "identity")),
     ("shrink_70", (1, "sticker_pdq", "sticker_pdq", 0, "identity")),
+    # the smiley sits in the bottom-left corner (seed 0): only the occluded forms meet
+    ("emoji_overlay", (1, "sticker_pdq", "sticker_pdq", 0, "erased_bottom_left")),
+    # this caption leaves plain PDQ 10 bits away (tests/test_occlusion.py has one that does not)
+    ("text_overlay", (1, "pdq", "pdq", 10, "identity")),
 ])
 def test_real_sticker_edits_match_only_their_item(real_rows, transform, expected):
     from PIL import Image
@@ -444,6 +451,41 @@ def test_real_sticker_edits_match_only_their_item(real_rows, transform, expected
     hits = m.match(hash_bytes(data, name=f"q.{ext}"))
     assert [(x.content_id, x.signal_type, x.query_signal, x.distance, x.transform)
             for x in hits] == [expected]
+
+
+def _occluded_frame(rng, region, value, *, quality=90):
+    return FrameSignals(index=0, timestamp_ms=0.0, pdq=rand(rng), quality=quality,
+                        canonical_pdq=rand(rng), canonical_quality=quality,
+                        canonical_occluded=((region, value, quality, 0.2),))
+
+
+def test_occluded_hash_meets_only_its_own_region_within_16_bits(rng):
+    h = rand(rng)
+    m = Matcher.from_rows([row(h, signal_type="sticker_pdq", quality=90, content_id=1),
+                           row(h, signal_type="sticker_pdq", quality=90, content_id=2).
+                           _replace(region="bottom_left"),
+                           row(h, signal_type="sticker_pdq", quality=90, content_id=3).
+                           _replace(region="top")])
+    [hit] = m.match(media(_occluded_frame(rng, "bottom_left", flip(h, 16, rng))))
+    assert (hit.content_id, hit.distance, hit.transform, hit.signal_type, hit.query_signal) == (
+        2, 16, "erased_bottom_left", "sticker_pdq", "sticker_pdq")
+    assert m.match(media(_occluded_frame(rng, "bottom_left", flip(h, 17, rng)))) == []  # OCCLUDED_THRESHOLD
+    assert m.match(media(_occluded_frame(rng, "bottom_left", h, quality=49))) == []  # min quality
+    # a whole-drawing query hash never meets an occluded bank hash, and vice versa
+    [plain] = m.match(media(frame(rand(rng), canonical=flip(h, 20, rng), cq=90)))
+    assert (plain.content_id, plain.distance, plain.transform) == (1, 20, "identity")
+    assert m.match_hash("sticker_pdq", h)[0].content_id == 1 and len(m.match_hash("sticker_pdq", h)) == 1
+
+
+def test_bank_region_rows_are_checked(rng):
+    h = rand(rng)
+    with pytest.raises(BankError) as err:
+        Matcher.from_rows([row(h, signal_type="sticker_pdq", bank="r1")._replace(region="middle", signal_id=77001)])
+    assert str(err.value) == ("signal 77001 (bank 'r1'): region must be empty or, for sticker_pdq, one of "
+                              "top_left, top_right, bottom_right, bottom_left, bottom, top; saw 'middle'")
+    with pytest.raises(BankError) as err:
+        Matcher.from_rows([row(h, bank="r1")._replace(region="top", signal_id=77002)])
+    assert "signal 77002 (bank 'r1'): region must be empty or, for sticker_pdq" in str(err.value)
 
 
 def test_real_unchanged_files_match_exactly_and_others_do_not(real_rows):

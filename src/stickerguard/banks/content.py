@@ -31,7 +31,8 @@ class ContentInfo:
         labels: the item's own labels (the bank's are separate).
         created_at: UTC creation time.
         disabled_until: UTC time before which the item does not match (None = enabled).
-        signals: ``[{"signal_type", "value", "frame_index", "quality"}]`` by signal id.
+        signals: ``[{"signal_type", "value", "frame_index", "quality", "region"}]`` by
+            signal id (``region``: the erased canvas region of an occluded sticker PDQ, else None).
     """
 
     id: int
@@ -63,11 +64,12 @@ def _infos(s, bank_name: str, rows: list[BankContent]) -> list[ContentInfo]:
     ids = [r.id for r in rows]
     sigs: dict[int, list[dict]] = {i: [] for i in ids}
     if ids:
-        for cid, st, value, frame, quality in s.execute(
+        for cid, st, value, frame, quality, region in s.execute(
             select(BankSignal.content_id, BankSignal.signal_type, BankSignal.value, BankSignal.frame_index,
-                   BankSignal.quality).where(BankSignal.content_id.in_(ids)).order_by(BankSignal.id)
+                   BankSignal.quality, BankSignal.region).where(BankSignal.content_id.in_(ids)).order_by(BankSignal.id)
         ):
-            sigs[cid].append({"signal_type": st, "value": value, "frame_index": frame, "quality": quality})
+            sigs[cid].append({"signal_type": st, "value": value, "frame_index": frame, "quality": quality,
+                              "region": region})
     return [
         ContentInfo(r.id, bank_name, r.name, r.source, r.pack, r.note, r.animated, r.frame_count,
                     tuple(r.labels or ()), _aware(r.created_at),

@@ -62,7 +62,9 @@ def _batched(it: Iterable, n: int) -> Iterator[list]:
 _CONTENT_COLUMNS = (
     "id", "bank_id", "name", "source", "pack", "animated", "frame_count", "labels_json", "note", "created_at"
 )
-_SIGNAL_COLUMNS = ("bank_id", "content_id", "signal_type", "value", "frame_index", "quality", "category", "collab", "tags")
+_SIGNAL_COLUMNS = (
+    "bank_id", "content_id", "signal_type", "value", "frame_index", "quality", "category", "collab", "tags", "region"
+)
 
 
 def _identity(item: _Item) -> tuple[str, str] | None:
@@ -185,7 +187,7 @@ def _insert_items(
             for g in sigs:
                 signal_rows.append(
                     (bank_id, content_id, g["signal_type"], g["value"], g["frame_index"], g["quality"],
-                     g["category"], g["collab"], as_json(g["tags"]))
+                     g["category"], g["collab"], as_json(g["tags"]), g.get("region"))
                 )
                 by_type[g["signal_type"]] += 1
         if signal_rows:
@@ -298,6 +300,20 @@ def _media_item(sticker: Sticker, sig: MediaSignals) -> _Item:
                     "quality": None,
                 }
             )
+        # Occluded canonical forms (one region of the canvas erased), so that a query
+        # with an emoji or caption pasted over that region meets a bank hash; matched
+        # only against the same region (signals.occlusion, docs/matching.md).
+        for region, value, quality, _share in f.canonical_occluded:
+            signals.append(
+                {
+                    **base,
+                    "signal_type": "sticker_pdq",
+                    "value": SIGNAL_TYPES["sticker_pdq"].validate(value),
+                    "frame_index": f.index,
+                    "quality": quality,
+                    "region": region,
+                }
+            )
     return content, signals
 
 
@@ -312,7 +328,7 @@ def add_media(
     hashed frames) with signals ``md5``, ``sha256`` and, per frame, ``pdq`` and
     ``sticker_pdq`` (skipped when the canonical hash is None) with that frame's index
     and quality, plus one ``sticker_pdq`` (quality unknown) per ``canonical_variants``
-    entry. With ``dedupe`` (default), a sticker whose SHA-256 the bank already holds
+    entry and one per ``canonical_occluded`` entry (its quality, ``region`` set). With ``dedupe`` (default), a sticker whose SHA-256 the bank already holds
     (or that came earlier in ``items``) is skipped and counted in ``duplicates``. New content ids are appended
     to ``ids_out`` when given. Raises BankError
     (unknown bank) or ValueError (a malformed hash).
@@ -328,7 +344,9 @@ def add_media(
 def bank_records(db: Database, bank: str, *, signal_types: Iterable[str] | None = None) -> Iterator[HashRecord]:
     """The signals of bank ``bank`` as HashRecords (``name`` = content name), by signal id.
 
-    Raises BankError for an unknown bank or KeyError for an unknown signal type.
+    Occluded sticker PDQs (``region`` set) are left out: they mean something only next
+    to their region, which hash lists have no field for, and ``add_media`` derives them
+    again from the media. Raises BankError for an unknown bank or KeyError for an unknown signal type.
     """
     types = None if signal_types is None else [signal_type(t).name for t in signal_types]
     with db.session() as s:
@@ -345,7 +363,7 @@ def bank_records(db: Database, bank: str, *, signal_types: Iterable[str] | None 
             BankSignal.quality,
         )
         .join(BankContent, BankSignal.content_id == BankContent.id)
-        .where(BankSignal.bank_id == bank_id)
+        .where(BankSignal.bank_id == bank_id, BankSignal.region.is_(None))
         .order_by(BankSignal.id)
     )
     if types is not None:

@@ -211,6 +211,9 @@ class BankSignalRow(NamedTuple):
         value: the hash, hex (64 chars for PDQ/SHA-256, 32 for MD5).
         frame_index: source frame of the hash (0 for static items).
         quality: PDQ quality 0..100, or None when unknown (imported hash lists).
+        region: for an occluded ``sticker_pdq``, the canvas region it has erased (a name
+            of ``signals.base.REGIONS``; matched only by query hashes with the same
+            region erased); None for whole-drawing hashes.
         bank_enabled: False rows are skipped when loading (default True, so rows
             without this attribute count as enabled).
     """
@@ -231,6 +234,7 @@ class BankSignalRow(NamedTuple):
     frame_index: int = 0
     quality: int | None = None
     bank_enabled: bool = True
+    region: str | None = None
 
 
 def iter_bank_signals(
@@ -268,6 +272,7 @@ def iter_bank_signals(
             BankSignal.value,
             BankSignal.frame_index,
             BankSignal.quality,
+            BankSignal.region,
         )
         .join(BankContent, BankSignal.content_id == BankContent.id)
         .join(Bank, BankSignal.bank_id == Bank.id)
@@ -303,4 +308,5 @@ def _stream(db: Database, stmt) -> Iterator[BankSignalRow]:
             bl = bank_labels.get(r[1])
             if bl is None:
                 bl = bank_labels[r[1]] = tuple(r[4])
-            yield BankSignalRow(r[0], r[1], r[2], r[3], bl, r[5], r[6], r[7], tuple(r[8]), r[9], r[10], r[11], r[12], r[13], r[14])
+            yield BankSignalRow(r[0], r[1], r[2], r[3], bl, r[5], r[6], r[7], tuple(r[8]), r[9], r[10],
+                                r[11], r[12], r[13], r[14], True, r[15])

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BankError
-from .bankrows import FRAME_BITS, KINDS, Bank, collect_fast, collect_rows, labels_of, where
+from .bankrows import FRAME_BITS, KINDS, REGION_SHIFT, Bank, collect_fast, collect_rows, labels_of, where
 from .contents import CONTENT_BITS, ContentTable, Resolver, db_resolver
 from .exact import ExactIndex
 from .pdq import PDQIndex
@@ -31,7 +31,7 @@ DEFAULT_FRAME_MATCH_RATIO = 0.8
 """Fraction of frames that must match, on both sides, for an animated bank item."""
 
 _BATCH = 50_000
-_FORMAT = 1
+_FORMAT = 2  # 2: payloads carry a region code (bank signals' ``region``, migration 0003)
 
 
 def _rows_of(keys: np.ndarray, rows: np.ndarray, ckeys: np.ndarray) -> np.ndarray:
@@ -187,7 +187,7 @@ class BankIndex:
             self._banks[int(self._contents.keys[r]) >> CONTENT_BITS].contents += 1
         if len(batch.p_sid):
             c_rows = _rows_of(keys, crows, batch.p_ckey)
-            payload = (c_rows << 24) | (batch.p_frame << 1) | batch.p_kind
+            payload = (c_rows << 24) | (batch.p_region << REGION_SHIFT) | (batch.p_frame << 1) | batch.p_kind
             self._pdq.add(batch.p_sid, batch.p_codes, payload, compact=False)
             self._contents.add_frame(c_rows, batch.p_frame, +1)
         e_rows = _rows_of(keys, crows, np.asarray(batch.e_ckey, dtype=np.int64)).tolist()

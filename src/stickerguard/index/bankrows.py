@@ -21,12 +21,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import BankError
-from ..signals.base import SIGNAL_TYPES
+from ..signals.base import REGIONS, SIGNAL_TYPES
 from .codes import PDQ_BYTES, pdq_hex_to_array
 from .contents import CONTENT_BITS, MAX_BANK_ID, MAX_CONTENT_ID, content_key
 
 KINDS = ("pdq", "sticker_pdq", "md5", "sha256")  # kind codes (index) in payloads/saves
-FRAME_BITS = 23  # payload = content_row << 24 | frame_index << 1 | kind (0 pdq, 1 sticker_pdq)
+#: payload = content_row << 24 | region << REGION_SHIFT | frame_index << 1 | kind (0 pdq, 1 sticker_pdq)
+FRAME_BITS = 19
+REGION_SHIFT = 1 + FRAME_BITS
+#: region code in payloads: 0 = whole drawing, i + 1 = ``REGIONS[i]`` erased (3 bits)
+REGION_CODES: dict[str | None, int] = {None: 0} | {r: i + 1 for i, r in enumerate(REGIONS)}
 
 
 @dataclass(slots=True)
@@ -61,7 +65,7 @@ class Batch:
     """Checked columns of one batch of rows.
 
     ``p_*``: perceptual rows kept (int64 signal ids, (k, 32) uint8 codes, content keys,
-    frame indexes, kind codes 0/1); ``e_*``: exact rows (lists: signal id, value,
+    frame indexes, kind codes 0/1, region codes ``REGION_CODES``); ``e_*``: exact rows (lists: signal id, value,
     content key, kind name); ``touched``: content key of every row (indexed or skipped);
     ``new``: (content keys int64, frame counts int64, first row of each) in first-seen
     order;
@@ -74,6 +78,7 @@ class Batch:
     p_ckey: np.ndarray
     p_frame: np.ndarray
     p_kind: np.ndarray
+    p_region: np.ndarray
     e_sid: list
     e_value: list
     e_ckey: list
@@ -87,7 +92,7 @@ class Batch:
 def collect_rows(index: Any, rows: list[Any], seen_banks: dict) -> Batch:
     """Row by row, with every check; raises ``BankError`` at the first bad row."""
     sids: set[int] = set()
-    pdq: tuple[list, ...] = ([], [], [], [], [])  # sid, value, ckey, frame, kind code
+    pdq: tuple[list, ...] = ([], [], [], [], [], [])  # sid, value, ckey, frame, kind code, region code
     exact: tuple[list, ...] = ([], [], [], [])  # sid, value, ckey, kind
     touched: list[int] = []
     new: dict[int, tuple[int, Any]] = {}
@@ -119,7 +124,11 @@ def collect_rows(index: Any, rows: list[Any], seen_banks: dict) -> Batch:
             if not 0 <= frame < 1 << FRAME_BITS:
                 raise BankError(f"{where(sid, bank.name)}: frame index must be "
                                 f"0..{(1 << FRAME_BITS) - 1}, saw {frame}")
-            for lst, v in zip(pdq, (sid, value, ckey, frame, KINDS.index(kind.name))):
+            region = getattr(row, "region", None)
+            if region not in REGION_CODES or (region is not None and kind.name != "sticker_pdq"):
+                raise BankError(f"{where(sid, bank.name)}: region must be empty or, for sticker_pdq, "
+                                f"one of {', '.join(REGIONS)}; saw {region!r}")
+            for lst, v in zip(pdq, (sid, value, ckey, frame, KINDS.index(kind.name), REGION_CODES[region])):
                 lst.append(v)
         else:
             for lst, v in zip(exact, (sid, value, ckey, kind.name)):
@@ -128,7 +137,7 @@ def collect_rows(index: Any, rows: list[Any], seen_banks: dict) -> Batch:
     i64 = lambda xs: np.asarray(xs, dtype=np.int64)  # noqa: E731
     codes = pdq_hex_to_array(pdq[1]) if pdq[1] else np.empty((0, PDQ_BYTES), np.uint8)
     firsts = (i64(list(new)), i64([fc for fc, _ in new.values()]), [r for _, r in new.values()])
-    return Batch(i64(pdq[0]), codes, i64(pdq[2]), i64(pdq[3]), i64(pdq[4]), *exact,
+    return Batch(i64(pdq[0]), codes, i64(pdq[2]), i64(pdq[3]), i64(pdq[4]), i64(pdq[5]), *exact,
                  i64(touched), firsts, per_bank, {})
 
 
@@ -198,6 +207,14 @@ def collect_fast(index: Any, rows: list[Any], seen_banks: dict) -> Batch | None:
     frames = _ints([rows[i].frame_index for i in keep])
     if frames is None or ((frames < 0) | (frames >= 1 << FRAME_BITS)).any():
         return None
+    regions = [getattr(rows[i], "region", None) for i in keep]
+    if any(regions):
+        if not set(regions) <= REGION_CODES.keys() or any(
+                r is not None and types[i] != "sticker_pdq" for r, i in zip(regions, keep.tolist())):
+            return None
+        region_codes = np.array([REGION_CODES[r] for r in regions], dtype=np.int64)
+    else:
+        region_codes = np.zeros(len(keep), dtype=np.int64)
     exact_at = np.flatnonzero(~perceptual).tolist()
     e_value = []
     for i in exact_at:
@@ -228,6 +245,6 @@ def collect_fast(index: Any, rows: list[Any], seen_banks: dict) -> Batch | None:
             skipped[b] = s
     codes = np.frombuffer(raw, dtype=np.uint8).reshape(len(p_at), PDQ_BYTES)
     codes = codes[~low[p_at]] if low.any() else codes.copy()
-    return Batch(sid[keep], codes, ckeys[keep], frames, kinds[keep],
+    return Batch(sid[keep], codes, ckeys[keep], frames, kinds[keep], region_codes,
                  sid[exact_at].tolist(), e_value, ckeys[exact_at].tolist(),
                  [types[i] for i in exact_at], ckeys, new, per_bank, skipped)

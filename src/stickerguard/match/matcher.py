@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ..errors import BankError
 from ..index import pdq_hex_to_array
+from ..index.bankrows import REGION_CODES, REGION_SHIFT
 from ..index.banked import DEFAULT_FRAME_MATCH_RATIO, DEFAULT_MIN_QUALITY, FRAME_BITS, KINDS, BankIndex
 from ..index.contents import CONTENT_BITS, MAX_CONTENT_ID
 from ..signals.base import SIGNAL_TYPES, signal_type as _lookup_signal_type
@@ -19,7 +20,16 @@ from ..signals.pdq import DIHEDRAL_NAMES
 from ..signals.types import MediaSignals
 from .types import FramesMatched, Match
 
-__all__ = ["DEFAULT_FRAME_MATCH_RATIO", "DEFAULT_MIN_QUALITY", "DIHEDRAL_NAMES", "Matcher"]
+__all__ = ["DEFAULT_FRAME_MATCH_RATIO", "DEFAULT_MIN_QUALITY", "DIHEDRAL_NAMES", "OCCLUDED_THRESHOLD",
+           "TRANSFORM_NAMES", "Matcher"]
+
+#: Match distance (bits) for an occluded sticker PDQ (one canvas region erased on both
+#: sides): at most this, and at most the bank's threshold. Stricter than 31 because an
+#: erased form is a smaller part of the drawing (docs/matching.md, docs/bench/detect.md).
+OCCLUDED_THRESHOLD = 16
+#: ``Match.transform`` names: the 8 dihedral variants, then ``erased_<region>`` per region.
+TRANSFORM_NAMES: tuple[str, ...] = tuple(DIHEDRAL_NAMES) + tuple(f"erased_{r}" for r in list(REGION_CODES)[1:])
+_ERASED = len(DIHEDRAL_NAMES) - 1  # transform index of region code c is _ERASED + c
 
 # query-side kind -> bank signal types it is compared with (see docs/matching.md)
 _ALLOWED = {"pdq": frozenset({"pdq"}), "sticker_pdq": frozenset({"sticker_pdq", "pdq"})}
@@ -70,7 +80,11 @@ class Matcher(BankIndex):
     def _perceptual(self, queries: dict[str, list[tuple[int, str, int]]], scope: set[int],
                     hits: dict[int, _Hits] | list[dict[int, _Hits]]) -> None:
         """Search every query hash once; ``queries`` maps hash -> (frame, kind, transform).
-        ``hits`` is one dict for all, or a list with one dict per query hash (in order)."""
+        ``hits`` is one dict for all, or a list with one dict per query hash (in order).
+
+        Region rule: a query hash with transform ``erased_<r>`` meets only bank hashes
+        of region r, within ``OCCLUDED_THRESHOLD``; every other query hash only bank
+        hashes of the whole drawing (region 0)."""
         if not scope or not queries:
             return
         radius = max(self._banks[b].threshold for b in scope)
@@ -85,9 +99,12 @@ class Matcher(BankIndex):
             if bank_id not in scope or dist > self._banks[bank_id].threshold:
                 continue
             bank_type, bank_frame = KINDS[payload & 1], (payload >> 1) & _FRAME_MASK
+            region = (payload >> REGION_SHIFT) & 7
+            if region and dist > OCCLUDED_THRESHOLD:
+                continue
             value = None
             for frame, kind, transform in queries[hashes[qi]]:
-                if bank_type not in _ALLOWED[kind]:
+                if bank_type not in _ALLOWED[kind] or region != max(0, transform - _ERASED):
                     continue
                 value = value or code.tobytes().hex()
                 h = (hits[qi] if isinstance(hits, list) else hits).setdefault(row, _Hits())
@@ -130,6 +147,11 @@ class Matcher(BankIndex):
                 used = True
                 for transform, qhash in enumerate(variants or (base,)):
                     queries.setdefault(qhash.lower(), []).append((frame.index, kind, transform))
+            if used:
+                for region, qhash, quality, _share in frame.canonical_occluded:
+                    if quality >= self.min_quality:
+                        queries.setdefault(qhash.lower(), []).append(
+                            (frame.index, "sticker_pdq", _ERASED + REGION_CODES[region]))
             usable += used
         with self._lock.read():
             scope = self._scope(banks)
@@ -172,7 +194,7 @@ class Matcher(BankIndex):
                 query_signal=query_signal, distance=dist,
                 threshold=0 if exact else bank.threshold, value=value,
                 query_frame=frame if (with_frame and not exact) else None,
-                transform=DIHEDRAL_NAMES[transform], frames_matched=counts,
+                transform=TRANSFORM_NAMES[transform], frames_matched=counts,
             ))
         return sorted(out, key=lambda m: (m.distance, m.bank, m.content_id))
 

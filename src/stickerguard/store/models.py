@@ -92,7 +92,9 @@ class BankSignal(Base):
     Columns: ``signal_type`` (``pdq``, ``sticker_pdq``, ``md5``, ``sha256``), ``value``
     (lowercase hex), ``frame_index`` (source frame for animations, else 0),
     ``quality`` (PDQ quality 0..100, null when unknown, e.g. imported hash lists),
-    ``category``/``collab``/``tags`` (from python-threatexchange CSV or header CSV).
+    ``category``/``collab``/``tags`` (from python-threatexchange CSV or header CSV),
+    ``region`` (``sticker_pdq`` only: the canvas region an occluded canonical form has
+    erased, a name of ``signals.base.REGIONS``; null = the whole drawing; migration 0003).
     ``bank_id`` is denormalised for fast per-bank loading.
     """
 
@@ -111,6 +113,7 @@ class BankSignal(Base):
     category: Mapped[str | None] = mapped_column(String(200))
     collab: Mapped[str | None] = mapped_column(String(200))
     tags: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    region: Mapped[str | None] = mapped_column(String(20))
 
     content: Mapped[BankContent] = relationship(back_populates="signals")
 

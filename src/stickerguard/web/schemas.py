@@ -105,6 +105,7 @@ class SignalOut(BaseModel):
     value: str
     frame_index: int
     quality: int | None
+    region: str | None = None
 
 
 class ContentOut(BaseModel):
