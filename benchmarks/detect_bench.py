@@ -83,7 +83,9 @@ def artwork(item_id: str) -> str:
     direction variants (Fitzpatrick modifiers U+1F3FB..U+1F3FF, U+FE0F, ZWJ, female/male
     signs, U+27A1 "facing right" dropped, man/woman bases U+1F468/U+1F469 read as person
     U+1F9D1, in OpenMoji names and Noto code point sequences from :func:`noto_sequences`),
-    numbered variants of one openclipart drawing (``name_01``, ``name_02``), light/dark
+    numbered variants of one openclipart drawing (``name_01``, ``name_02``), the 1,375
+    renders of openclipart's star-polygon generator (``shapes/stars/star_<n>pt<m>step``:
+    a ring of n points joined every m-th; most look alike, see docs/bench/detect.md), light/dark
     and size variants of a wallpaper (``-l``/``-d``, ``_3840x2160``), a sticker and its
     renumbered copy in a pack (``12_Cuppy_angry``/``16_Cuppy_angry``), the PDQ reference's
     edited bridges (``bridge-mods``, ``dih``). Items of the known set's groups are not
@@ -95,6 +97,7 @@ def artwork(item_id: str) -> str:
         parts = [_PERSON.get(p, p) for p in re.split(r"[-_.]", stem.upper().removeprefix("U")) if p not in _MODIFIERS]
         return f"{source}/{'-'.join(parts)}"
     if source == "openclipart":
+        stem = re.sub(r"^(shapes/stars/star_)[0-9]+pt[0-9]+step$", r"\1#pt#step", stem)
         return f"{source}/{re.sub(r'_+[0-9]+$', '', stem)}"
     if source == "wallpapers":
         return f"{source}/{re.sub(r'([-_](l|d|[0-9]+x[0-9]+))+$', '', stem)}"

@@ -27,7 +27,8 @@ import math
 import numpy as np
 
 from stickerguard.match import Matcher
-from stickerguard.match.matcher import covered
+from stickerguard.index.bankrows import REGION_CODES
+from stickerguard.match.matcher import OCCLUDED_THRESHOLD, covered
 from stickerguard.match.types import BankSignalRow
 from stickerguard.signals import MediaSignals
 
@@ -42,7 +43,8 @@ def bank_rows(items: list[tuple[int, MediaSignals]], *, canonical: bool) -> list
     """Matcher rows for the known items, as ``banks.io._media_item`` stores a hashed file.
 
     Per frame: ``pdq`` (its quality); with ``canonical``: ``sticker_pdq`` (canonical
-    quality) and one ``sticker_pdq`` per flattened variant (quality None).
+    quality), one ``sticker_pdq`` per flattened variant (quality None) and one per
+    occluded form (its quality, ``region`` set).
     ``content_frame_count`` = number of kept frames. MD5/SHA-256 rows are left out: this
     benchmark measures perceptual matching (exact bytes would match trivially).
     """
@@ -56,16 +58,19 @@ def bank_rows(items: list[tuple[int, MediaSignals]], *, canonical: bool) -> list
             if canonical and f.canonical_pdq:
                 vals.append(("sticker_pdq", f.canonical_pdq, f.canonical_quality))
                 vals += [("sticker_pdq", v, None) for v in f.canonical_variants]
-            for kind, value, q in vals:
+            vals = [v + (None,) for v in vals]
+            if canonical and f.canonical_pdq:
+                vals += [("sticker_pdq", v, q, region) for region, v, q, _share in f.canonical_occluded]
+            for kind, value, q, region in vals:
                 rows.append(BankSignalRow(signal_id=len(rows) + 1, signal_type=kind, value=value,
-                                          frame_index=f.index, quality=q, **base))
+                                          frame_index=f.index, quality=q, region=region, **base))
     return rows
 
 
 def plain_only(sig: MediaSignals) -> MediaSignals:
     """``sig`` with every canonical hash removed (what a plain-PDQ-only system queries)."""
     frames = [dataclasses.replace(f, canonical_pdq=None, canonical_quality=0, canonical_dihedral=(),
-                                  canonical_variants=()) for f in sig.frames]
+                                  canonical_variants=(), canonical_occluded=()) for f in sig.frames]
     return dataclasses.replace(sig, frames=frames)
 
 
@@ -91,6 +96,7 @@ class Bank:
         self.item = np.array([r.content_id for r in rows], dtype=np.int64)
         self.frame = np.array([r.frame_index for r in rows], dtype=np.int64)
         self.sticker = np.array([r.signal_type == "sticker_pdq" for r in rows], dtype=bool)
+        self.region = np.array([REGION_CODES[r.region] for r in rows], dtype=np.int64)
         counts = {}
         for r in rows:
             counts[r.content_id] = r.content_frame_count
@@ -102,12 +108,14 @@ class Bank:
 
         Query hashes as the Matcher searches them: plain (quality >= 50) in its 8
         dihedral variants against ``pdq``; canonical (quality >= 50, only with
-        ``canonical``) against ``sticker_pdq`` and ``pdq``.
+        ``canonical``) against ``sticker_pdq`` and ``pdq``; occluded canonical hashes
+        (quality >= 50, only with ``canonical``) against the bank's hashes of the same
+        region within ``OCCLUDED_THRESHOLD`` (every other pair: region 0 on both sides).
         """
         out = np.full(self.n_items, NEVER, dtype=np.int64)
         if sig is None or len(self.words) == 0:
             return out
-        hexes, frames, is_canon = [], [], []
+        hexes, frames, is_canon, regions = [], [], [], []
         usable = []
         for f in sig.frames:
             used = False
@@ -122,13 +130,23 @@ class Bank:
                     hexes.append(h)
                     frames.append(f.index)
                     is_canon.append(canon)
+                    regions.append(0)
             if used:
                 usable.append(f.index)
+                for region, h, q, _share in (f.canonical_occluded if canonical else ()):
+                    if q >= MIN_QUALITY:
+                        hexes.append(h)
+                        frames.append(f.index)
+                        is_canon.append(True)
+                        regions.append(REGION_CODES[region])
         if not hexes:
             return out
         q = _words(hexes)
         d = np.bitwise_count(q[:, None, :] ^ self.words[None, :, :]).sum(axis=2, dtype=np.int64)
         d[~np.array(is_canon)[:, None] & self.sticker[None, :]] = NEVER  # plain never meets sticker_pdq
+        qregion = np.array(regions)
+        d[qregion[:, None] != self.region[None, :]] = NEVER  # the region rule
+        d[(qregion[:, None] > 0) & (d > OCCLUDED_THRESHOLD)] = NEVER
         qframes = np.array(frames)
         per_frame = np.stack([d[qframes == fi].min(axis=0) for fi in usable])  # (Fq, M)
         best = per_frame.min(axis=0)

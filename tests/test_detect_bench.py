@@ -17,6 +17,10 @@ def test_artwork_groups_by_name():
     assert a("noto-emoji/u1F385_1F3FB") == a("noto-emoji/u1F385") == "noto-emoji/1F385"
     assert a("openmoji/1F385") != a("noto-emoji/u1F385")  # two different drawings
     assert a("openclipart/science/flask_matthew__02.png") == "openclipart/science/flask_matthew"
+    # the star-polygon generator's renders are one artwork; other stars are not in it
+    assert a("openclipart/shapes/stars/star_85pt14step.png") == a("openclipart/shapes/stars/star_05pt02step.png") \
+        == "openclipart/shapes/stars/star_#pt#step"
+    assert a("openclipart/shapes/stars/star.png") == "openclipart/shapes/stars/star"
     assert a("wallpapers/mate/abstract/Elephants_3840x2160.jpg") == a("wallpapers/mate/abstract/Elephants_5640x3172.jpg")
     assert a("wallpapers/gnome/wood-d.webp") == a("wallpapers/gnome/wood-l.webp") == "wallpapers/gnome/wood"
     assert a("packs/whatsapp/1/12_Cuppy_angry.webp") == a("packs/whatsapp/1/16_Cuppy_angry.webp")
