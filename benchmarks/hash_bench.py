@@ -191,7 +191,7 @@ def stage_times(paths: list[Path], rounds: int) -> list[tuple[str, float, str]]:
     from PIL import Image
 
     from stickerguard.media import DEFAULT_LIMITS, decode
-    from stickerguard.signals import canonical, hasher, pdq
+    from stickerguard.signals import canonical, hasher, occlusion, pdq
 
     datas = [p.read_bytes() for p in paths]
     frames = [decode(d, name="x", limits=DEFAULT_LIMITS).frames[0].image for d in datas]
@@ -204,6 +204,15 @@ def stage_times(paths: list[Path], rounds: int) -> list[tuple[str, float, str]]:
 
     def np_luma(a):  # the binding's own first step
         return (a[:, :, 0] * 0.299 + a[:, :, 1] * 0.587 + a[:, :, 2] * 0.114).astype("float32")
+
+    squares = [(f, canonical.canonical_square(f, span=occlusion.GRID_SPAN)[1]) for f in frames]
+
+    def occluded(frame_square):
+        f, sq = frame_square
+        if sq is None:
+            return []
+        forms = occlusion.erase_regions(sq, f.width, f.height, min_share=occlusion.QUERY_MIN_SHARE)
+        return [pdq.hash_rgb(np.asarray(o.image)) for o in forms]
 
     def variants_extra(f):
         _c, variant_images, _sq = canonical.canonical_forms(f)
@@ -222,6 +231,8 @@ def stage_times(paths: list[Path], rounds: int) -> list[tuple[str, float, str]]:
         ("canonicalize (signals.canonical)", _best_ms(canonical.canonicalize, frames, r),
          "signals.canonical (another module's owner)"),
         ("canonical PDQ + 8 dihedral (64x64)", _best_ms(lambda c: pdq.hash_rgb_dihedral(np.asarray(c)), canons, r), ""),
+        ("occluded forms + PDQs (query side)", _best_ms(occluded, squares, r),
+         "signals.occlusion.erase_regions on the shared moment square, then up to 6 PDQs"),
         ("MD5 + SHA-256", _best_ms(lambda d: (hashlib.md5(d).hexdigest(), hashlib.sha256(d).hexdigest()), datas, r), ""),
         ("bank only: 2 flattened variants", _best_ms(variants_extra, frames, r),
          "canonical_forms (incl. a 2nd canonical form) + 2 PDQs"),

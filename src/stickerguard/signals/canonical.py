@@ -187,13 +187,15 @@ class _Reduced:
 
 
 class Square(NamedTuple):
-    """Block sums of a transparent frame's moment square (step 1), for reuse.
+    """Block sums around a transparent frame's moment square (step 1), for reuse.
 
-    ``colour`` int64 (n, n, 3) premultiplied sums and ``alpha`` int64 (n, n) alpha sums
+    ``colour`` int64 (m, m, 3) premultiplied sums and ``alpha`` int64 (m, m) alpha sums
     of k x k blocks (``canonkern.region_sums``) on a grid whose top-left pixel is
-    ``(ax, ay)``; ``box`` the moment square ``(x0, y0, x1, y1)`` in frame pixels;
-    ``paint`` the background colour of the form (:func:`paint_colour`).
-    ``signals.occlusion`` erases regions from these sums.
+    ``(ax, ay)``; the moment square's own n x n blocks start ``offset`` blocks in (m = n
+    unless :func:`moment_square` was asked for a wider ``span``); ``box`` the moment
+    square ``(x0, y0, x1, y1)`` in frame pixels; ``paint`` the background colour of the
+    form (:func:`paint_colour` of the moment square's blocks). ``signals.occlusion``
+    erases regions from these sums.
     """
 
     colour: np.ndarray
@@ -203,31 +205,47 @@ class Square(NamedTuple):
     ay: int
     box: tuple[float, float, float, float]
     paint: tuple[int, int, int]
+    offset: int = 0
+    n: int = 0
+
+    def inner(self) -> "Square":
+        """The moment square's own blocks (what the canonical form is cut from)."""
+        o, n = self.offset, self.n
+        if o == 0 and n == len(self.alpha):
+            return self
+        return Square(self.colour[o:o + n, o:o + n], self.alpha[o:o + n, o:o + n], self.k,
+                      self.ax + o * self.k, self.ay + o * self.k, self.box, self.paint, 0, n)
 
 
-def moment_square(packed: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> Square | None:
+def moment_square(packed: np.ndarray, rows: np.ndarray, cols: np.ndarray, span: float = 1.0) -> Square | None:
     """Step 1 for an RGBA frame (``packed``: uint32 (h, w) view; ``rows``/``cols``: its
     mask projections): exact full-resolution moments; the moment square box-reduced by
-    k = max(1, side // SQUARE_WORK_SIZE) on a grid centred on it. None when empty."""
+    k = max(1, side // SQUARE_WORK_SIZE) on a grid centred on it. ``span`` > 1 sums a
+    grid that many sides wide around it in the same pass (same blocks; for
+    ``signals.occlusion``). None when empty."""
     box = _projection_box(rows, cols)
     if box is None:
         return None
     x0, y0, x1, y1 = box
     k = max(1, int((x1 - x0) // SQUARE_WORK_SIZE))
     n = 2 * (int(np.ceil((x1 - x0) / k / 2)) + 1)  # even: the grid is symmetric about its centre
+    m = max(n, 2 * (int(np.ceil(span * (x1 - x0) / k / 2)) + 1))
     # grid centred on the rounded centre: a whole-pixel shift (pad, trim) moves it by as
     # many pixels, and a mirror or rotation maps it onto itself
-    ax, ay = round((x0 + x1) / 2) - n * k // 2, round((y0 + y1) / 2) - n * k // 2
-    colour, alpha = region_sums(packed, k, ax, ay, n, n)
-    paint = paint_colour(mean_colour(colour, alpha, True))  # all zeros (-> white) if nothing is drawn
-    return Square(colour, alpha, k, ax, ay, box, paint)
+    ax, ay = round((x0 + x1) / 2) - m * k // 2, round((y0 + y1) / 2) - m * k // 2
+    colour, alpha = region_sums(packed, k, ax, ay, m, m)
+    o = (m - n) // 2
+    # all zeros (-> white) if nothing is drawn
+    paint = paint_colour(mean_colour(colour[o:o + n, o:o + n], alpha[o:o + n, o:o + n], True))
+    return Square(colour, alpha, k, ax, ay, box, paint, o, n)
 
 
 def render_square(sq: Square, size: int, box: tuple[float, float, float, float] | None = None,
                   rgb: np.ndarray | None = None) -> Image.Image:
-    """The canonical form from a :class:`Square`: its blocks flattened onto ``sq.paint``
-    (or the uint8 (n, n, 3) ``rgb`` given), ``box`` (default ``sq.box``, frame pixels)
-    cut and resized to ``size``."""
+    """A canonical form from a :class:`Square`'s blocks (all of them; pass
+    ``sq.inner()`` for the plain form) flattened onto ``sq.paint`` (or the uint8
+    (m, m, 3) ``rgb`` given), ``box`` (default ``sq.box``, frame pixels) cut and resized
+    to ``size``."""
     if rgb is None:
         rgb = flatten_square(sq)
     x0, y0, x1, y1 = sq.box if box is None else box
@@ -245,7 +263,7 @@ def _opaque_form(rgb: Image.Image, size: int) -> Image.Image | None:
     return _square(rgb, foreground_mask(rgb), size)
 
 
-def canonical_forms(image: Image.Image, size: int = CANONICAL_SIZE
+def canonical_forms(image: Image.Image, size: int = CANONICAL_SIZE, span: float = 1.0
                     ) -> tuple[Image.Image | None, list[Image.Image], Square | None]:
     """``(canonicalize(image), canonical_variants(image), square)`` sharing one reduced
     copy; ``square`` as from :func:`canonical_square`."""
@@ -259,11 +277,11 @@ def canonical_forms(image: Image.Image, size: int = CANONICAL_SIZE
         # the whole frame, background included: what this image becomes once a client
         # pads or shrinks it inside a transparent canvas (step 1 keeps the background)
         return canon, [_square(rgb, np.ones_like(fg), size)], None
-    sq = moment_square(red.packed, red.rows, red.cols)
+    sq = moment_square(red.packed, red.rows, red.cols, span)
     if sq is None:
         return None, [], None
     variants = [_opaque_form(red.flatten(c), size) for c in VARIANT_BACKGROUNDS]
-    return render_square(sq, size), [v for v in variants if v is not None], sq
+    return render_square(sq.inner(), size), [v for v in variants if v is not None], sq
 
 
 def canonicalize(image: Image.Image, size: int = CANONICAL_SIZE) -> Image.Image | None:
@@ -281,9 +299,11 @@ def canonicalize(image: Image.Image, size: int = CANONICAL_SIZE) -> Image.Image 
     return canonical_square(image, size)[0]
 
 
-def canonical_square(image: Image.Image, size: int = CANONICAL_SIZE) -> tuple[Image.Image | None, Square | None]:
+def canonical_square(image: Image.Image, size: int = CANONICAL_SIZE,
+                     span: float = 1.0) -> tuple[Image.Image | None, Square | None]:
     """:func:`canonicalize`, plus the :class:`Square` it was cut from (None for an
-    opaque or empty frame), so ``signals.occlusion`` need not read the pixels again."""
+    opaque or empty frame; ``span`` as for :func:`moment_square`), so
+    ``signals.occlusion`` need not read the pixels again."""
     if image.width == 0 or image.height == 0:
         return None, None
     if image.mode != "RGBA":
@@ -291,8 +311,8 @@ def canonical_square(image: Image.Image, size: int = CANONICAL_SIZE) -> tuple[Im
     packed = np.asarray(image).view("<u4")[..., 0]
     rows, cols, min_alpha = alpha_projection(packed, ALPHA_THRESHOLD)
     if min_alpha < 255:
-        sq = moment_square(packed, rows, cols)
-        return (None, None) if sq is None else (render_square(sq, size), sq)
+        sq = moment_square(packed, rows, cols, span)
+        return (None, None) if sq is None else (render_square(sq.inner(), size), sq)
     return _Reduced(image).opaque(size)[0], None
 
 

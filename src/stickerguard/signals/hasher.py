@@ -30,7 +30,7 @@ from PIL import Image
 from ..media.sampling import Spread
 from .base import hamming
 from .canonical import canonical_forms, canonical_square
-from .occlusion import QUERY_MIN_SHARE, erase_regions
+from .occlusion import GRID_SPAN, QUERY_MIN_SHARE, erase_regions
 from .pdq import hash_image_dihedral, hash_rgb, hash_rgb_dihedral
 from .types import FrameSignals, MediaSignals
 
@@ -83,10 +83,11 @@ def hash_frame(image: Image.Image, *, index: int = 0, timestamp_ms: float = 0.0,
         ``canonical_occluded``.
     """
     plain, quality = hash_image_dihedral(plain_source if plain_source is not None else image)
+    span = GRID_SPAN if occluded else 1.0
     if variants:
-        canon, variant_images, square = canonical_forms(image)
+        canon, variant_images, square = canonical_forms(image, span=span)
     else:
-        (canon, square), variant_images = canonical_square(image), []
+        (canon, square), variant_images = canonical_square(image, span=span), []
     if canon is None:
         return FrameSignals(index=index, timestamp_ms=timestamp_ms, pdq=plain[0], quality=quality,
                             canonical_pdq=None, canonical_quality=0, pdq_dihedral=plain)
