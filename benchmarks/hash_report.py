@@ -16,6 +16,7 @@ ROW_TITLES = {
 SYSTEM_TITLES = {
     "te_pdq": "python-threatexchange PdqSignal.hash_from_file (HMA)",
     "sg_query": "stickerguard query path (hash_file, variants=False)",
+    "sg_query_whole": "stickerguard query path without occluded forms (occluded=False)",
     "sg_bank": "stickerguard bank path (hash_file, variants=True)",
     "sg_query_pdqhash": "stickerguard query path, PDQ in pdqhash (before)",
 }
@@ -66,6 +67,17 @@ def _system_table(rows: dict, te: float) -> list[str]:
     return lines
 
 
+def _whole_line(static: dict, res: dict, te: float) -> list[str]:
+    """The query path without occluded forms: the work the goal lists (decode, canonical
+    form, plain and canonical PDQ, MD5, SHA-256)."""
+    if "sg_query_whole" not in static:
+        return []
+    w = static["sg_query_whole"]["files_per_s"]
+    ok = w >= res["goal_files_per_s"] and w / te >= res["goal_ratio_vs_te"]
+    return [f"* The goal's listed work only (query path with `occluded=False`: no occluded canonical "
+            f"forms): **{w:.0f}/s = {w / te:.2f}x TE** -> {'both met' if ok else 'NOT both met'}."]
+
+
 def render_markdown(res: dict) -> str:
     """The benchmark section for docs/benchmarks.md (tables filled from ``res``)."""
     m = res["machine"]
@@ -93,6 +105,7 @@ def render_markdown(res: dict) -> str:
         f"({te:.0f}/s) in the same run: **{q / te:.2f}x** -> "
         f"{'met' if q / te >= res['goal_ratio_vs_te'] else 'NOT met'}. "
         f"Bank path (adds the 2 flattened canonical variants): {bank:.0f}/s = {bank / te:.2f}x.",
+        *_whole_line(static, res, te),
         f"* Before `signals.fastpdq` (same code, PDQ in pdqhash): {before:.0f}/s; speed-up {q / before:.2f}x.",
         "",
         "stickerguard computes more per file than TE: MD5, SHA-256, plain PDQ with its 8 dihedral",

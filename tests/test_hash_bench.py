@@ -20,7 +20,7 @@ def test_quick_mode_writes_json_markdown_and_plot(tmp_path):
     assert res["files"] == {"static_webp": 25, "animated_webp": 21, "tgs": 7}  # collectible_phone.tgs too
     assert res["pdq_backend"] == "fastpdq"
     static = res["rows"]["static_webp"]
-    assert sorted(static) == ["sg_bank", "sg_query", "sg_query_pdqhash", "te_pdq"]
+    assert sorted(static) == ["sg_bank", "sg_query", "sg_query_pdqhash", "sg_query_whole", "te_pdq"]
     assert all(row["hashes"] == 25 and row["errors"] == 0 and row["files_per_s"] > 0 for row in static.values())
     assert all(row["page_faults_per_file"] >= 0 for row in static.values())
     tuned = res["malloc_tuned"]

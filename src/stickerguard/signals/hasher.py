@@ -119,7 +119,8 @@ def _near(a: FrameSignals, b: FrameSignals) -> bool:
     return a.canonical_pdq is None or hamming(a.canonical_pdq, b.canonical_pdq) <= DEDUPE_BITS
 
 
-def hash_decoded(decoded: "DecodedMedia", data: bytes, *, variants: bool = True) -> MediaSignals:
+def hash_decoded(decoded: "DecodedMedia", data: bytes, *, variants: bool = True,
+                 occluded: bool = True) -> MediaSignals:
     """Hash an already decoded file (see the module docstring for the frame policy).
 
     Args:
@@ -127,6 +128,9 @@ def hash_decoded(decoded: "DecodedMedia", data: bytes, *, variants: bool = True)
         data: the exact file bytes (MD5/SHA-256 are taken over them; a static JPEG is
             also re-opened lazily from them for reference-exact plain PDQ).
         variants: compute ``canonical_variants`` (see :func:`hash_frame`).
+        occluded: compute ``canonical_occluded`` for a static file (see
+            :func:`hash_frame`); False saves ~1-2 ms per 512 px sticker (docs/bench/hash.md)
+            and loses the overlay matches.
     """
     frames: list[Frame] = thin_frames(decoded.frames)
     plain_source = None
@@ -136,7 +140,8 @@ def hash_decoded(decoded: "DecodedMedia", data: bytes, *, variants: bool = True)
     first: FrameSignals | None = None
     for frame in frames:
         sig = hash_frame(frame.image, index=frame.index, timestamp_ms=frame.timestamp_ms,
-                         plain_source=plain_source, variants=variants, occluded=not decoded.animated)
+                         plain_source=plain_source, variants=variants,
+                         occluded=occluded and not decoded.animated)
         first = first or sig
         if sig.canonical_pdq is None:
             continue
@@ -159,7 +164,7 @@ def hash_decoded(decoded: "DecodedMedia", data: bytes, *, variants: bool = True)
 
 
 def hash_bytes(data: bytes, *, name: str = "<bytes>", limits: "Limits | None" = None,
-               variants: bool = True) -> MediaSignals:
+               variants: bool = True, occluded: bool = True) -> MediaSignals:
     """Decode ``data`` with ``media.decode`` and compute every signal.
 
     Args:
@@ -168,6 +173,8 @@ def hash_bytes(data: bytes, *, name: str = "<bytes>", limits: "Limits | None" = 
         limits: ``media.Limits`` (default ``DEFAULT_LIMITS``).
         variants: compute ``FrameSignals.canonical_variants`` (needed when adding to a
             bank; a query may pass False and save ~5 ms per 512 px frame).
+        occluded: compute ``FrameSignals.canonical_occluded`` (static files; see
+            :func:`hash_decoded`).
     Returns:
         MediaSignals: md5/sha256 of ``data`` and at least one FrameSignals.
     Raises:
@@ -176,10 +183,11 @@ def hash_bytes(data: bytes, *, name: str = "<bytes>", limits: "Limits | None" = 
     from ..media import DEFAULT_LIMITS, decode  # lazy: keeps signals importable on its own
 
     decoded = decode(data, name=name, limits=limits or DEFAULT_LIMITS, spread=SPREAD)
-    return hash_decoded(decoded, data, variants=variants)
+    return hash_decoded(decoded, data, variants=variants, occluded=occluded)
 
 
-def hash_file(path: str | Path, *, limits: "Limits | None" = None, variants: bool = True) -> MediaSignals:
+def hash_file(path: str | Path, *, limits: "Limits | None" = None, variants: bool = True,
+              occluded: bool = True) -> MediaSignals:
     """Read ``path`` and :func:`hash_bytes` it (errors carry ``path=str(path)``).
 
     Raises LimitExceeded before reading a file larger than ``limits.max_file_bytes``,
@@ -191,4 +199,4 @@ def hash_file(path: str | Path, *, limits: "Limits | None" = None, variants: boo
     lim = limits or DEFAULT_LIMITS
     p = Path(path)
     check_file_bytes(p.stat().st_size, lim, str(path))
-    return hash_bytes(p.read_bytes(), name=str(path), limits=lim, variants=variants)
+    return hash_bytes(p.read_bytes(), name=str(path), limits=lim, variants=variants, occluded=occluded)
