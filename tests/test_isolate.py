@@ -19,7 +19,7 @@ from stickerguard.jobs import hash_upload
 from stickerguard.match.scan import ScanSummary, scan
 from stickerguard.media import decode
 from stickerguard.signals import hash_bytes
-from stickerguard.signals.base import REGIONS
+from stickerguard.signals import REGIONS
 
 DATA = Path(__file__).parent / "data"
 CUPPY = DATA / "whatsapp-sample-packs/1/01_Cuppy_smile.webp"

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from stickerguard.signals import hamming, hash_bytes, hash_file
-from stickerguard.signals.base import REGIONS
+from stickerguard.signals import REGIONS, hamming, hash_bytes, hash_file
 from stickerguard.signals.occlusion import occluded_forms, region_blocks, region_boxes
 from stickerguard.transforms import apply_bytes
 
