@@ -30,6 +30,8 @@ OCCLUDED_THRESHOLD = 16
 #: ``Match.transform`` names: the 8 dihedral variants, then ``erased_<region>`` per region.
 TRANSFORM_NAMES: tuple[str, ...] = tuple(DIHEDRAL_NAMES) + tuple(f"erased_{r}" for r in list(REGION_CODES)[1:])
 _ERASED = len(DIHEDRAL_NAMES) - 1  # transform index of region code c is _ERASED + c
+#: region code each transform index must meet on the bank side (0 for the dihedral ones)
+_TRANSFORM_REGION = (0,) * len(DIHEDRAL_NAMES) + tuple(range(1, len(REGION_CODES)))
 
 # query-side kind -> bank signal types it is compared with (see docs/matching.md)
 _ALLOWED = {"pdq": frozenset({"pdq"}), "sticker_pdq": frozenset({"sticker_pdq", "pdq"})}
@@ -104,7 +106,7 @@ class Matcher(BankIndex):
                 continue
             value = None
             for frame, kind, transform in queries[hashes[qi]]:
-                if bank_type not in _ALLOWED[kind] or region != max(0, transform - _ERASED):
+                if bank_type not in _ALLOWED[kind] or region != _TRANSFORM_REGION[transform]:
                     continue
                 value = value or code.tobytes().hex()
                 h = (hits[qi] if isinstance(hits, list) else hits).setdefault(row, _Hits())

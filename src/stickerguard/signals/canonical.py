@@ -240,18 +240,14 @@ def moment_square(packed: np.ndarray, rows: np.ndarray, cols: np.ndarray, span: 
     return Square(colour, alpha, k, ax, ay, box, paint, o, n)
 
 
-def render_square(sq: Square, size: int, box: tuple[float, float, float, float] | None = None,
-                  rgb: np.ndarray | None = None) -> Image.Image:
-    """A canonical form from a :class:`Square`'s blocks (all of them; pass
-    ``sq.inner()`` for the plain form) flattened onto ``sq.paint`` (or the uint8
-    (m, m, 3) ``rgb`` given), ``box`` (default ``sq.box``, frame pixels) cut and resized
-    to ``size``."""
-    if rgb is None:
-        rgb = flatten_square(sq)
-    x0, y0, x1, y1 = sq.box if box is None else box
+def render_square(sq: Square, size: int) -> Image.Image:
+    """The canonical form from a :class:`Square` (pass ``sq.inner()`` for the plain
+    form): its blocks flattened onto ``sq.paint``, the moment square ``sq.box`` cut and
+    resized to ``size``."""
+    x0, y0, x1, y1 = sq.box
     k, ax, ay = sq.k, sq.ax, sq.ay
-    return _render(Image.fromarray(rgb, "RGB"), ((x0 - ax) / k, (y0 - ay) / k, (x1 - ax) / k, (y1 - ay) / k),
-                   size, sq.paint)
+    return _render(Image.fromarray(flatten_square(sq), "RGB"),
+                   ((x0 - ax) / k, (y0 - ay) / k, (x1 - ax) / k, (y1 - ay) / k), size, sq.paint)
 
 
 def flatten_square(sq: Square) -> np.ndarray:
@@ -308,7 +304,7 @@ def canonical_square(image: Image.Image, size: int = CANONICAL_SIZE,
         return None, None
     if image.mode != "RGBA":
         image = image.convert("RGBA")
-    packed = np.asarray(image).view("<u4")[..., 0]
+    packed = np.asarray(image).view("<u4")[..., 0]  # little-endian RGBA: A is the high byte
     rows, cols, min_alpha = alpha_projection(packed, ALPHA_THRESHOLD)
     if min_alpha < 255:
         sq = moment_square(packed, rows, cols, span)

@@ -34,7 +34,7 @@ Algorithm, per frame with transparency (opaque frames get none):
    emoji-overlay recall and removed no false match.)
 4. Moments of what is left, weighted by block alpha; the square of ``SPREAD`` RMS radii
    around its centroid is cut from the blocks and resized to 64 x 64
-   (``canonical.render_square``).
+   (``canonical._render``, as the plain form).
 
 Matching (docs/matching.md): a query's ``erased_<region>`` hash is compared only with
 the bank's hash of the same region, at the stricter ``match.OCCLUDED_THRESHOLD``.
@@ -48,7 +48,7 @@ import numpy as np
 from PIL import Image
 
 from .base import REGIONS
-from .canonical import CANONICAL_SIZE, Square, _projection_box, canonical_square, flatten_square, render_square
+from .canonical import CANONICAL_SIZE, Square, _projection_box, _render, canonical_square, flatten_square
 
 #: Corner regions: squares of this fraction of the canvas's shorter side.
 CORNER = 0.32
@@ -147,7 +147,5 @@ def erase_regions(sq: Square, width: int, height: int, size: int = CANONICAL_SIZ
             continue
         rgb = flat.copy()
         rgb[ys, xs] = sq.paint
-        k = sq.k
-        pixel_box = (sq.ax + mbox[0] * k, sq.ay + mbox[1] * k, sq.ax + mbox[2] * k, sq.ay + mbox[3] * k)
-        out.append(Occluded(region, render_square(sq, size, pixel_box, rgb), share))
+        out.append(Occluded(region, _render(Image.fromarray(rgb, "RGB"), mbox, size, sq.paint), share))
     return out
