@@ -45,7 +45,7 @@ def test_bank_lifecycle_and_lookup(client, tokens):
                     data={"note": "stand-in"}, headers=cur)
     assert r.status_code == 201
     # sticker_pdq: the canonical form, 2 flattened variants, 6 occluded forms
-    assert (r.json()["content_id"], r.json()["signals"]) == (1, {"md5": 1, "pdq": 1, "sha256": 1, "sticker_pdq": 9})
+    assert (r.json()["content_id"], r.json()["signals"]) == (1, {"md5": 1, "pdq": 1, "sha256": 1, "sticker_pdq": 12})
     assert sync(client) == 3  # bank created, signals added, note set
 
     # the exact file: MD5 wins (distance 0)
@@ -78,7 +78,8 @@ def test_bank_lifecycle_and_lookup(client, tokens):
         1, 1, "stand-in", True)
     assert [(s["signal_type"], s["region"]) for s in page["items"][0]["signals"]] == [
         ("md5", None), ("sha256", None), ("pdq", None), ("sticker_pdq", None), ("sticker_pdq", None),
-        ("sticker_pdq", None), ("sticker_pdq", "top_left"), ("sticker_pdq", "top_right"),
+        ("sticker_pdq", None), ("sticker_pdq", None), ("sticker_pdq", None), ("sticker_pdq", None),
+        ("sticker_pdq", "top_left"), ("sticker_pdq", "top_right"),
         ("sticker_pdq", "bottom_right"), ("sticker_pdq", "bottom_left"), ("sticker_pdq", "bottom"),
         ("sticker_pdq", "top")]
     r = client.patch("/v1/banks/known/content/1", json={"disabled_until": "2999-01-01T00:00:00Z"}, headers=cur)
@@ -88,7 +89,7 @@ def test_bank_lifecycle_and_lookup(client, tokens):
     client.patch("/v1/banks/known/content/1", json={"disabled_until": None}, headers=cur)
     sync(client)
     assert len(client.get("/v1/lookup", params={"signal": SMILE_PDQ}, headers=sub).json()["matches"]) == 1
-    assert client.delete("/v1/banks/known/content/1", headers=cur).json() == {"deleted": 12}
+    assert client.delete("/v1/banks/known/content/1", headers=cur).json() == {"deleted": 15}
     sync(client)
     assert client.get("/v1/lookup", params={"signal": SMILE_PDQ}, headers=sub).json()["matches"] == []
     assert client.delete("/v1/banks/known/content/1", headers=cur).json() == {

@@ -5,7 +5,7 @@ Public surface::
     hash_bytes(data, *, name, limits) -> MediaSignals   # decode + hash every signal
     hash_image(image) -> (pdq_hex, quality)              # plain PDQ, after Meta's reference
     canonicalize(image) -> Image | None                  # sticker canonical form
-    canonical_variants(image) -> [Image]                 # ... as flattened onto white / black
+    canonical_variants(image) -> [Image]                 # ... flattened onto white / black, cropped
     occluded_forms(image) -> [Occluded]                  # ... with one canvas region erased (REGIONS)
     DIHEDRAL_NAMES                                       # order of the 8 dihedral hashes
     hamming(a_hex, b_hex) -> int                         # distance in bits
