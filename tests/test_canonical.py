@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from stickerguard.signals import canonical_variants, canonicalize, hamming, hash_file, hash_image
 from stickerguard.signals.canonical import (CANONICAL_SIZE, background_colour, foreground_mask, has_transparency,
@@ -148,10 +148,26 @@ def test_noise_blocks_at_full_resolution(cuppy):
     im, _sig = cuppy["01_Cuppy_smile"]
     blocks = noise_blocks(np.asarray(apply("noise_background", im, seed=0).convert("RGBA")), 4)
     drawing = np.asarray(im.getchannel("A").reduce(4)) > 32
-    # noise blocks = the transparent area (0.495 of the 128x128 grid) and the drawing's rim
+    # noise blocks = the transparent area (0.495 of the 128x128 grid) and a thinner rim
+    # than the pair-counting test had (0.015 of the grid)
     assert blocks.shape == (128, 128)
-    assert round(float((blocks & ~drawing).mean()), 3) == 0.495 and round(float((blocks & drawing).mean()), 3) == 0.015
+    assert round(float((blocks & ~drawing).mean()), 3) == 0.495 and round(float((blocks & drawing).mean()), 3) == 0.009
     assert noise_blocks(np.asarray(apply("flatten_white", im).convert("RGBA")), 4) is None  # flat border
+
+
+def test_thin_drawing_with_a_hole_on_noise():
+    # 3.7 % of the frame is drawing: a 4-px line and a ring whose hole was transparent.
+    # The pair-counting test took the line's rim blocks for noise and called the frame a
+    # photo (background >= 95 %): 96 bits. Per-pixel noise, enclosed noise as background: 6.
+    im = Image.new("RGBA", (300, 300), (0, 0, 0, 0))
+    d = ImageDraw.Draw(im)
+    d.line((30, 270, 250, 40), fill=(120, 70, 30, 255), width=4)
+    d.ellipse((200, 20, 280, 100), outline=(60, 60, 60, 255), width=10)
+    noisy = apply("noise_background", im, seed=5)
+    drawn = np.asarray(im.getchannel("A")) > 32
+    blocks = noise_blocks(np.asarray(noisy.convert("RGBA")), 1)
+    assert blocks.shape == (300, 300) and int((blocks & drawn).sum()) == 6 and int((~blocks & ~drawn).sum()) == 390
+    assert hamming(hash_image(canonicalize(im))[0], hash_image(canonicalize(noisy))[0]) == 6
 
 
 def test_cuppy_smile_canonical_literals(cuppy):
@@ -165,14 +181,14 @@ EXPECTED = {
     "01_Cuppy_smile": {
         "identity": (0, 0, 0), "webp_q50": (4, 0, 0), "resize_256": (10, 2, 0), "resize_128": (6, 10, 8),
         "mirror": (12, 0, 0), "rotate_90": (12, 2, 2), "flatten_white": (82, 2, 0), "flatten_black": (0, 4, 0),
-        "flatten_random": (46, 0, 0), "alpha_reflatten": (46, 0, 0), "noise_background": (24, 20, 18),
+        "flatten_random": (46, 0, 0), "alpha_reflatten": (46, 0, 0), "noise_background": (24, 2, 2),
         "jpeg_q70_white": (80, 2, 0), "shrink_70": (126, 0, 0), "pad_20": (124, 0, 0), "trim": (104, 0, 0),
         "crop_5": (114, 30, 14), "emoji_overlay": (34, 94, 94), "text_overlay": (10, 82, 78),
     },
     "08_Cuppy_lovewithmug": {
         "identity": (0, 0, 0), "webp_q50": (22, 0, 0), "resize_256": (18, 4, 4), "resize_128": (24, 10, 10),
         "mirror": (14, 0, 0), "rotate_90": (14, 0, 0), "flatten_white": (100, 40, 0), "flatten_black": (4, 138, 0),
-        "flatten_random": (84, 4, 4), "alpha_reflatten": (86, 0, 0), "noise_background": (56, 16, 16),
+        "flatten_random": (84, 4, 4), "alpha_reflatten": (86, 0, 0), "noise_background": (56, 2, 2),
         "jpeg_q70_white": (100, 40, 0), "shrink_70": (138, 2, 2), "pad_20": (134, 0, 0), "trim": (54, 0, 0),
         "crop_5": (92, 26, 12), "emoji_overlay": (36, 28, 28), "text_overlay": (18, 34, 34),
     },
@@ -202,7 +218,7 @@ def test_transform_distances_exact(cuppy, name):
 PACK_GOAL = {
     "webp_q50": (2, 2), "resize_256": (2, 6), "resize_128": (14, 30), "mirror": (0, 0), "rotate_90": (0, 2),
     "flatten_white": (0, 2), "flatten_black": (0, 2), "flatten_random": (2, 20), "alpha_reflatten": (0, 0),
-    "noise_background": (12, 44), "jpeg_q70_white": (2, 4), "shrink_70": (2, 6), "pad_20": (0, 0), "trim": (0, 0),
+    "noise_background": (2, 18), "jpeg_q70_white": (2, 4), "shrink_70": (2, 6), "pad_20": (0, 0), "trim": (0, 0),
     "crop_5": (10, 18), "emoji_overlay": (56, 100), "text_overlay": (30, 90),
 }
 
@@ -214,9 +230,9 @@ def test_whole_pack_distances(cuppy):
         dist = [bank_distance(apply(t, im, seed=0), sig, t)[1] for im, sig in cuppy.values()]
         got[t] = (statistics.median(dist), max(dist))
     assert got == PACK_GOAL
-    # every transform but the overlays (and one noise background) stays within 31 bits
-    assert sorted(t for t, (_med, mx) in got.items() if mx > 31) == ["emoji_overlay", "noise_background",
-                                                                     "text_overlay"]
+    # every transform but the overlays stays within 31 bits (the canonical form itself;
+    # the occluded forms cover the overlays, tests/test_occlusion.py)
+    assert sorted(t for t, (_med, mx) in got.items() if mx > 31) == ["emoji_overlay", "text_overlay"]
 
 
 def test_different_stickers_stay_far_apart(cuppy):

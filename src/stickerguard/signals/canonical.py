@@ -21,8 +21,8 @@ Algorithm (deterministic; constants below; measurements in docs/signals.md):
    black; code and constants in ``signals.background``) are box-reduced by
    k = max(1, longest side // ``WORK_SIZE``). Per-pixel noise would average into a
    near-uniform colour, so it is looked for first at full resolution
-   (:func:`noise_blocks`): if the border is noise, the noise blocks 4-connected to
-   the border are background. Else the background colour is the median of the 1-px outer border, provided at least
+   (:func:`noise_blocks`, per pixel): if the border is noise, every noise block is
+   background. Else the background colour is the median of the 1-px outer border, provided at least
    ``BORDER_UNIFORM_FRACTION`` of border pixels lie within ``COLOUR_TOLERANCE`` of it
    (max abs channel difference, 0..255). Background = pixels within
    ``COLOUR_TOLERANCE`` of that colour and 4-connected to the border
