@@ -108,11 +108,15 @@ def artwork(item_id: str) -> str:
     return item_id
 
 
-def select(items: list[dict], n_known: int, n_distract: int | None, seed: int) -> tuple[list[dict], list[dict]]:
+def select(items: list[dict], n_known: int, n_distract: int | None, seed: int,
+           bankable=lambda it: True) -> tuple[list[dict], list[dict]]:
     """(known, distractors): seeded choice of one item per artwork group (:func:`artwork`).
 
-    ``n_known // 30`` (at least 1) known items are animations, the rest static. Distractors: every item
-    outside the known groups (or a seeded sample of ``n_distract`` of them).
+    ``n_known // 30`` (at least 1) known items are animations, the rest static. Known
+    items must pass ``bankable`` (main: not one flat colour, :func:`flat`); a candidate
+    that fails is passed over and stays a distractor, so the rest of the choice is the
+    same. Distractors: every item outside the known groups (or a seeded sample of
+    ``n_distract`` of them).
     """
     rng = random.Random(seed)
     order = rng.sample(items, len(items))
@@ -123,7 +127,7 @@ def select(items: list[dict], n_known: int, n_distract: int | None, seed: int) -
             g = artwork(it["id"])
             if quota == 0:
                 break
-            if it["animated"] != want_anim or g in groups:
+            if it["animated"] != want_anim or g in groups or not bankable(it):
                 continue
             known.append(it)
             groups.add(g)
@@ -132,6 +136,29 @@ def select(items: list[dict], n_known: int, n_distract: int | None, seed: int) -
     if n_distract is not None and n_distract < len(rest):
         rest = rng.sample(rest, n_distract)
     return known, rest
+
+
+#: :func:`flat`: largest range of any channel (0..255) over the visible pixels of a "flat" image.
+FLAT_RANGE = 8
+
+
+def flat(path: str) -> bool:
+    """True if the image's first frame is (nearly) one colour where it is visible: every
+    RGBA channel spans at most ``FLAT_RANGE`` levels over the pixels with alpha > 0.
+
+    Such an image has no perceptual hash (PDQ quality 0; HMA and ThreatExchange drop
+    hashes under 50), so no PDQ hash list can hold it: it is not drawn as a known item.
+    The GNOME wallpaper ``vnc-d`` (one dark colour, dithered over 5 levels) was, and
+    missed under every transform in every system.
+    """
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.seek(0)
+        rgba = im.convert("RGBA")
+    a = np.asarray(rgba)
+    visible = a[a[..., 3] > 0]
+    return len(visible) == 0 or bool((visible.max(axis=0).astype(int) - visible.min(axis=0) <= FLAT_RANGE).all())
 
 
 def make_jobs(known: list[dict], distractors: list[dict], seed: int) -> tuple[list[Job], list[tuple]]:
@@ -262,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.corpus == "packages":  # exact pixel copies (up to mirror/rotation) are one image
         items, dropped = dedupe(items, args.cache, args.workers, log)
         log(f"dropped {len(dropped)} exact pixel duplicates (benchmarks.distractors.pixel_key)")
-    known, distractors = select(items, n_known, n_dis, args.seed)
+    known, distractors = select(items, n_known, n_dis, args.seed,
+                                bankable=lambda it: it["animated"] or not flat(it["path"]))
     jobs, meta = make_jobs(known, distractors, args.seed)
     log(f"{len(known)} known ({sum(i['animated'] for i in known)} animated), {len(distractors)} distractors, "
         f"{len(jobs)} files to make and hash")

@@ -18,7 +18,8 @@
      MD5, SHA-256, and the occluded canonical forms with their PDQs;
    * ``sg_query_whole``: ``hash_file(path, variants=False, occluded=False)``: the same
      without the occluded forms (the work the issue's speed goal lists);
-   * ``sg_bank``: ``hash_file(path)`` (bank side: also the 2 flattened canonical variants);
+   * ``sg_bank``: ``hash_file(path)`` (bank side: also the 2 flattened and up to 3 cropped
+     canonical variants, and all 6 occluded forms);
    * ``sg_query_pdqhash``: ``sg_query`` with the PDQ arithmetic in ``pdqhash`` (the
      speed before ``signals.fastpdq``; same hashes).
 4. Per-stage times (best round, ms per sticker) of the query path.
@@ -237,8 +238,8 @@ def stage_times(paths: list[Path], rounds: int) -> list[tuple[str, float, str]]:
         ("occluded forms + PDQs (query side)", _best_ms(occluded, squares, r),
          "signals.occlusion.erase_regions on the shared moment square, then up to 6 PDQs"),
         ("MD5 + SHA-256", _best_ms(lambda d: (hashlib.md5(d).hexdigest(), hashlib.sha256(d).hexdigest()), datas, r), ""),
-        ("bank only: 2 flattened variants", _best_ms(variants_extra, frames, r),
-         "canonical_forms (incl. a 2nd canonical form) + 2 PDQs"),
+        ("bank only: flattened + cropped variants", _best_ms(variants_extra, frames, r),
+         "canonical_forms (incl. a 2nd canonical form): 2 flattened, up to 3 cropped forms, their PDQs"),
         ("(before) plain PDQ + 8 dihedral, pdqhash", _best_ms(pdqhash_dihedral, rgb, r),
          "pdqhash.compute_dihedral on RGB + hex"),
         ("(before)   of which the binding's numpy luma", _best_ms(np_luma, rgb, r), "float64 numpy"),

@@ -37,6 +37,28 @@ def test_select_one_item_per_group_and_animation_quota():
     assert len(dis) == 48 - 31 - (4 if "openclipart/x/a" in groups else 0)
 
 
+def test_flat_images_are_not_drawn_as_known(tmp_path):
+    from PIL import Image
+
+    dithered = np.full((16, 16, 4), (37, 31, 47, 255), np.uint8)
+    dithered[::2, :, 2] = 51  # 5 levels of blue: a wallpaper of one colour (GNOME vnc-d)
+    Image.fromarray(dithered, "RGBA").save(tmp_path / "flat.png")
+    dot = np.zeros((16, 16, 4), np.uint8)  # one visible colour on transparency is flat too
+    dot[4:8, 4:8] = (200, 10, 10, 255)
+    Image.fromarray(dot, "RGBA").save(tmp_path / "dot.png")
+    dot[4:8, 6:8] = (0, 0, 0, 255)
+    Image.fromarray(dot, "RGBA").save(tmp_path / "two.png")
+    assert [detect_bench.flat(str(tmp_path / n)) for n in ("flat.png", "dot.png", "two.png")] == [True, True, False]
+    items = [{"id": f"openclipart/y{i}.png", "animated": False, "source": "openclipart"} for i in range(40)]
+    items += [{"id": "packs/telegram/t.tgs", "animated": True, "source": "sticker-packs"}]
+    plain, _ = detect_bench.select(items, 10, None, seed=0)
+    skip = plain[3]["id"]
+    known, dis = detect_bench.select(items, 10, None, seed=0, bankable=lambda it: it["id"] != skip)
+    # the flat candidate is passed over (it stays a distractor); the others are kept in order
+    assert [k["id"] for k in known][:9] == [k["id"] for k in plain if k["id"] != skip][:9]
+    assert skip not in {k["id"] for k in known} and skip in {d["id"] for d in dis}
+
+
 def test_frame_rule_distance():
     # 5 query frames x 5 bank frames; the rule needs 4 of 5 on both sides
     per_frame = np.array([[3, 90, 90, 90, 90], [90, 5, 90, 90, 90], [90, 90, 7, 90, 90],

@@ -44,7 +44,7 @@ def test_bank_lifecycle_and_lookup(client, tokens):
     r = client.post("/v1/banks/known/content", files={"file": ("smile.webp", SMILE.read_bytes())},
                     data={"note": "stand-in"}, headers=cur)
     assert r.status_code == 201
-    # sticker_pdq: the canonical form, 2 flattened variants, 6 occluded forms
+    # sticker_pdq: the canonical form, 2 flattened and 3 cropped variants, 6 occluded forms
     assert (r.json()["content_id"], r.json()["signals"]) == (1, {"md5": 1, "pdq": 1, "sha256": 1, "sticker_pdq": 12})
     assert sync(client) == 3  # bank created, signals added, note set
 
