@@ -254,7 +254,9 @@ def render_square(sq: Square, size: int) -> Image.Image:
 
 def flatten_square(sq: Square) -> np.ndarray:
     """Block means of a :class:`Square` composited onto its paint colour, uint8 (n, n, 3)."""
-    return flatten_blocks(sq.colour, sq.alpha, np.full(sq.alpha.shape, float(sq.k * sq.k)), *sq.paint)
+    # every block is whole (k x k): one count broadcast, not a float array per call
+    count = np.broadcast_to(np.float64(sq.k * sq.k), sq.alpha.shape)
+    return flatten_blocks(sq.colour, sq.alpha, count, *sq.paint)
 
 
 def _opaque_form(rgb: Image.Image, size: int) -> Image.Image | None:

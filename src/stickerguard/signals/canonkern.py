@@ -130,32 +130,39 @@ def region_sums(pixels, k, x0, y0, bh, bw):  # pragma: no cover - compiled
     xa, xb = max(0, x0), min(w, x0 + bw * k)
     ya, yb = max(0, y0), min(h, y0 + bh * k)
     span = max(0, xb - xa)
-    acc = np.zeros((4, bh, max(1, span)), np.int32)
-    for y in range(ya, yb):
-        by = (y - y0) // k
-        row = pixels[y, xa:xb]
-        r, g, b, s = acc[0, by], acc[1, by], acc[2, by], acc[3, by]
-        for i in range(span):
-            v = row[i]
-            ai = np.int32(v >> 24)
-            r[i] += ai * np.int32(v & 255)
-            g[i] += ai * np.int32((v >> 8) & 255)
-            b[i] += ai * np.int32((v >> 16) & 255)
-            s[i] += ai
     colour = np.zeros((bh, bw, 3), np.int64)
     alpha = np.zeros((bh, bw), np.int64)
+    # one block-row of column sums at a time (int32: k * 255 * 255 fits for k < 33,000);
+    # a whole-grid buffer was MBs of fresh pages per call, which glibc maps and unmaps
+    # every time at its default thresholds (~2 ms of page faults per sticker)
+    acc = np.zeros((4, max(1, span)), np.int32)
     first, phase = divmod(xa - x0, k)
-    for by in range(bh):
+    y = ya
+    while y < yb:
+        by = (y - y0) // k
+        y_end = min(yb, y0 + (by + 1) * k)
+        acc[:] = 0
+        r, g, b, s = acc[0], acc[1], acc[2], acc[3]
+        for yy in range(y, y_end):
+            row = pixels[yy, xa:xb]
+            for i in range(span):
+                v = row[i]
+                ai = np.int32(v >> 24)
+                r[i] += ai * np.int32(v & 255)
+                g[i] += ai * np.int32((v >> 8) & 255)
+                b[i] += ai * np.int32((v >> 16) & 255)
+                s[i] += ai
         bx, rem = first, phase
         for i in range(span):
-            colour[by, bx, 0] += acc[0, by, i]
-            colour[by, bx, 1] += acc[1, by, i]
-            colour[by, bx, 2] += acc[2, by, i]
-            alpha[by, bx] += acc[3, by, i]
+            colour[by, bx, 0] += r[i]
+            colour[by, bx, 1] += g[i]
+            colour[by, bx, 2] += b[i]
+            alpha[by, bx] += s[i]
             rem += 1
             if rem == k:
                 rem = 0
                 bx += 1
+        y = y_end
     return colour, alpha
 
 

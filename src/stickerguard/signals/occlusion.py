@@ -130,7 +130,7 @@ def erase_regions(sq: Square, width: int, height: int, size: int = CANONICAL_SIZ
     if whole <= 0:
         return []
     arows, acols = alpha.sum(axis=1, dtype=np.float64), alpha.sum(axis=0, dtype=np.float64)
-    flat = flatten_square(sq)
+    base = Image.fromarray(flatten_square(sq), "RGB")
     out = []
     for region, box in region_boxes(width, height).items():
         ys, xs = region_blocks(box, sq.ax, sq.ay, sq.k, alpha.shape)
@@ -145,7 +145,8 @@ def erase_regions(sq: Square, width: int, height: int, size: int = CANONICAL_SIZ
         mbox = _projection_box(r_rows, r_cols)  # block units, from the grid's origin
         if mbox is None:
             continue
-        rgb = flat.copy()
-        rgb[ys, xs] = sq.paint
-        out.append(Occluded(region, _render(Image.fromarray(rgb, "RGB"), mbox, size, sq.paint), share))
+        rgb = base.copy()  # Pillow copy + rectangle fill: no numpy round trip per region
+        if ys.stop > ys.start and xs.stop > xs.start:
+            rgb.paste(sq.paint, (xs.start, ys.start, xs.stop, ys.stop))
+        out.append(Occluded(region, _render(rgb, mbox, size, sq.paint), share))
     return out
