@@ -41,36 +41,37 @@ def block_sums(pixels, k, alpha_threshold):  # pragma: no cover - compiled
     """
     h, w = pixels.shape[0], pixels.shape[1]
     bh, bw = (h + k - 1) // k, (w + k - 1) // k
-    acc = np.zeros((4, bh, w), np.int32)
+    colour = np.zeros((bh, bw, 3), np.int64)
+    alpha = np.zeros((bh, bw), np.int64)
+    acc = np.zeros((4, w), np.int32)  # one block-row at a time (see region_sums)
     rows = np.zeros(h, np.int64)
     cols32 = np.zeros(w, np.int32)
     amin = np.uint32(255)
     thr = np.uint32(alpha_threshold)
-    for y in range(h):
-        by = y // k
-        n = 0
-        for x in range(w):
-            v = pixels[y, x]
-            a = v >> 24
-            amin = min(amin, a)
-            m = np.int32(a > thr)
-            ai = np.int32(a)
-            n += m
-            cols32[x] += m
-            acc[0, by, x] += ai * np.int32(v & 255)
-            acc[1, by, x] += ai * np.int32((v >> 8) & 255)
-            acc[2, by, x] += ai * np.int32((v >> 16) & 255)
-            acc[3, by, x] += ai
-        rows[y] = n
-    colour = np.zeros((bh, bw, 3), np.int64)
-    alpha = np.zeros((bh, bw), np.int64)
     for by in range(bh):
+        acc[:] = 0
+        r, g, b, s = acc[0], acc[1], acc[2], acc[3]
+        for y in range(by * k, min(h, (by + 1) * k)):
+            n = 0
+            for x in range(w):
+                v = pixels[y, x]
+                a = v >> 24
+                amin = min(amin, a)
+                m = np.int32(a > thr)
+                ai = np.int32(a)
+                n += m
+                cols32[x] += m
+                r[x] += ai * np.int32(v & 255)
+                g[x] += ai * np.int32((v >> 8) & 255)
+                b[x] += ai * np.int32((v >> 16) & 255)
+                s[x] += ai
+            rows[y] = n
         for x in range(w):
             bx = x // k
-            colour[by, bx, 0] += acc[0, by, x]
-            colour[by, bx, 1] += acc[1, by, x]
-            colour[by, bx, 2] += acc[2, by, x]
-            alpha[by, bx] += acc[3, by, x]
+            colour[by, bx, 0] += r[x]
+            colour[by, bx, 1] += g[x]
+            colour[by, bx, 2] += b[x]
+            alpha[by, bx] += s[x]
     return colour, alpha, rows, cols32.astype(np.int64), np.int64(amin)
 
 
