@@ -75,8 +75,8 @@ def hash_frame(image: Image.Image, *, index: int = 0, timestamp_ms: float = 0.0,
         index, timestamp_ms: copied into the result.
         plain_source: image to take the plain PDQ from instead of ``image`` (a lazy
             JPEG for reference-exact drafting); the canonical PDQ always uses ``image``.
-        variants: also compute ``canonical_variants`` (bank side; ~5 ms per 512 px
-            frame). Queries may skip them.
+        variants: also compute ``canonical_variants`` (bank side: flattened and
+            cropped forms; ~5 ms per 512 px frame). Queries may skip them.
     Returns:
         FrameSignals with plain PDQ + dihedral, canonical PDQ + dihedral (None / () for
         an empty frame), ``canonical_variants`` (see ``canonical_variants``) and
