@@ -195,7 +195,7 @@ EXPECTED = {
     "15_Cuppy_bluescreen": {
         "identity": (0, 0, 0), "webp_q50": (4, 0, 0), "resize_256": (6, 10, 2), "resize_128": (6, 24, 16),
         "mirror": (16, 0, 0), "rotate_90": (16, 0, 0), "flatten_white": (110, 6, 2), "flatten_black": (2, 30, 0),
-        "flatten_random": (76, 12, 8), "alpha_reflatten": (92, 0, 0), "noise_background": (46, 28, 4),
+        "flatten_random": (76, 12, 8), "alpha_reflatten": (92, 0, 0), "noise_background": (46, 28, 6),
         "jpeg_q70_white": (110, 8, 2), "shrink_70": (132, 2, 2), "pad_20": (130, 0, 0), "trim": (88, 0, 0),
         "crop_5": (112, 14, 8), "emoji_overlay": (34, 96, 88), "text_overlay": (22, 60, 56),
     },

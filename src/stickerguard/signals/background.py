@@ -23,6 +23,8 @@ BORDER_UNIFORM_FRACTION = 0.5
 NOISE_JUMP = 40
 #: Drawing components smaller than this (pixels of the work grid) are noise, not drawing.
 SPECK_PIXELS = 6
+#: Noise components smaller than this (blocks of the work grid) are drawing, not background.
+NOISE_SPECK_PIXELS = 12
 #: A pixel is "textured" if a channel differs from its 3x3 median by more than this (0..255)...
 NOISE_RESIDUAL = 24
 #: ... in more than this share of its 5x5 neighbourhood.
@@ -93,14 +95,16 @@ def foreground_mask(rgb: Image.Image, noise: np.ndarray | None = None) -> np.nda
     ``noise``: optional bool (h, w) noise blocks of the same frame (:func:`noise_blocks`,
     which found a noise border); when given, every noise block is background, the
     enclosed ones too (a drawing's holes, e.g. a mug handle, were transparent; a
-    drawing is not per-pixel noise), unless they cover ``NOISE_MAX_FRACTION`` of the
-    frame (then it is a photo: all drawing).
+    drawing is not per-pixel noise) but for specks under ``NOISE_SPECK_PIXELS``, unless
+    they cover ``NOISE_MAX_FRACTION`` of the frame (then it is a photo: all drawing).
     """
     arr = np.asarray(rgb)
     if noise is not None:
         if noise.mean() >= NOISE_MAX_FRACTION:
             return np.ones(arr.shape[:2], dtype=bool)
-        return _drop_specks(~noise)
+        # noise specks inside the drawing are its own pixels that happen to jump (texture,
+        # thin antialiased strokes): given back to it
+        return _drop_specks(~_drop_specks(noise, NOISE_SPECK_PIXELS))
     colour = background_colour(arr)
     if colour is None:
         noise = noise_mask(arr) if min(arr.shape[:2]) >= 8 else None
@@ -152,8 +156,8 @@ def noise_blocks(pixels: np.ndarray, k: int) -> np.ndarray | None:
     return share > NOISE_BLOCK_SHARE
 
 
-def _drop_specks(fg: np.ndarray) -> np.ndarray:
-    """``fg`` without 8-connected components of fewer than ``SPECK_PIXELS`` pixels.
+def _drop_specks(fg: np.ndarray, speck: int = SPECK_PIXELS) -> np.ndarray:
+    """``fg`` without 8-connected components of fewer than ``speck`` pixels.
 
     A noise background averaged down to the work grid is a near-uniform colour with
     scattered outliers; left in, they move the moments (Cuppy noise_background: median
@@ -163,6 +167,6 @@ def _drop_specks(fg: np.ndarray) -> np.ndarray:
     if count == 0:
         return fg
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
-    keep = sizes >= SPECK_PIXELS
+    keep = sizes >= speck
     keep[0] = False
     return keep[labels] if not keep[1:].all() else fg
