@@ -170,6 +170,25 @@ def test_thin_drawing_with_a_hole_on_noise():
     assert hamming(hash_image(canonicalize(im))[0], hash_image(canonicalize(noisy))[0]) == 6
 
 
+def test_cropped_variants_only_when_a_crop_cuts_drawing():
+    def disc(box):
+        im = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
+        d = ImageDraw.Draw(im)
+        d.ellipse(box, fill=(200, 40, 40, 255), outline=(20, 20, 20, 255), width=3)
+        d.rectangle((box[0] + 10, box[1] + 10, box[0] + 25, box[1] + 20), fill=(30, 30, 200, 255))
+        return im
+
+    # drawn pixels 20 px from every edge: a 3, 6 or 9 % crop cuts nothing, so only the
+    # white and black flattenings are variants
+    assert len(canonical_variants(disc((20, 20, 70, 70)))) == 2
+    # touching the left edge: each crop cuts drawing, 3 cropped variants follow the 2
+    edge = disc((0, 10, 75, 85))
+    variants = canonical_variants(edge)
+    assert len(variants) == 5
+    cropped = [np.asarray(canonicalize(edge.crop((c, c, 100 - c, 100 - c)))) for c in (3, 6, 9)]
+    assert all(np.array_equal(np.asarray(v), c) for v, c in zip(variants[2:], cropped))
+
+
 def test_cuppy_smile_canonical_literals(cuppy):
     _im, sig = cuppy["01_Cuppy_smile"]
     assert sig.canonical_pdq == "3e17c1d6dd5b276b426ed5ba3f317e87c1f8c81a36062049c891ffa537eb0012"
